@@ -1,0 +1,333 @@
+"""The controller's own PKI: a root CA, a signing CA for identities and the server key.
+
+Keys are files in DATA_DIR/pki with mode 0600 and never enter the database. The RSA
+server key both serves TLS and signs enrollment JWTs, because SDKs verify a JWT against
+the leaf certificate the controller presents (wire-protocol.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import ipaddress
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificatePublicKeyTypes,
+)
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.conf import settings
+
+from ziticonsole.secrets import write_private_file
+
+log = logging.getLogger(__name__)
+
+ROOT_CA_DAYS = 3650
+SIGNING_CA_DAYS = 1825
+SERVER_CERT_DAYS = 730
+# A server certificate closer than this to its end is renewed at start-up.
+SERVER_RENEW_BEFORE = dt.timedelta(days=30)
+SERVER_RSA_BITS = 2048
+
+
+@dataclass(frozen=True)
+class ControllerPKI:
+    root_cert: x509.Certificate
+    signing_cert: x509.Certificate
+    signing_key: ec.EllipticCurvePrivateKey
+    server_cert: x509.Certificate
+    server_key: rsa.RSAPrivateKey
+    server_cert_path: Path
+    server_key_path: Path
+
+    @property
+    def ca_bundle(self) -> list[x509.Certificate]:
+        """Every CA a client needs: the issuer of identities and the root of both chains."""
+        return [self.signing_cert, self.root_cert]
+
+    @property
+    def ca_bundle_pem(self) -> str:
+        return "".join(to_pem(cert) for cert in self.ca_bundle)
+
+
+def to_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def sha1_fingerprint(cert: x509.Certificate) -> str:
+    """The fingerprint OpenZiti uses to identify a certificate: hex SHA-1 of the DER."""
+    return cert.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - an identifier, not a signature
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def pki_dir() -> Path:
+    return Path(settings.DATA_DIR) / "pki"
+
+
+def advertised_hosts() -> list[str]:
+    """Host names the server certificate must cover, without duplicates."""
+    hosts = ["localhost", "127.0.0.1", settings.ZITI_CTRL_ADDRESS]
+    return list(dict.fromkeys(hosts))
+
+
+def _general_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def _ski(public_key: CertificatePublicKeyTypes) -> x509.SubjectKeyIdentifier:
+    return x509.SubjectKeyIdentifier.from_public_key(public_key)
+
+
+def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _leaf_key_usage(public_key: CertificatePublicKeyTypes) -> x509.KeyUsage:
+    # RSA key exchange needs keyEncipherment; EC and EdDSA keys only sign.
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=isinstance(public_key, rsa.RSAPublicKey),
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ziti Identity Controller"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _make_root_ca(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    now = _now()
+    name = _name("Ziti Controller Root CA")
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=ROOT_CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(_ski(key.public_key()), critical=False)
+        .sign(key, hashes.SHA384())
+    )
+
+
+def _make_signing_ca(
+    key: ec.EllipticCurvePrivateKey,
+    root_cert: x509.Certificate,
+    root_key: CertificateIssuerPrivateKeyTypes,
+) -> x509.Certificate:
+    now = _now()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name("Ziti Controller Signing CA"))
+        .issuer_name(root_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(min(now + dt.timedelta(days=SIGNING_CA_DAYS), root_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(_ski(key.public_key()), critical=False)
+        .add_extension(_aki(root_cert), critical=False)
+        .sign(root_key, hashes.SHA384())
+    )
+
+
+def _make_server_cert(
+    key: rsa.RSAPrivateKey,
+    root_cert: x509.Certificate,
+    root_key: CertificateIssuerPrivateKeyTypes,
+) -> x509.Certificate:
+    now = _now()
+    hosts = advertised_hosts()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(settings.ZITI_CTRL_ADDRESS))
+        .issuer_name(root_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(min(now + dt.timedelta(days=SERVER_CERT_DAYS), root_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_leaf_key_usage(key.public_key()), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_general_name(h) for h in hosts]), critical=False)
+        .add_extension(_ski(key.public_key()), critical=False)
+        .add_extension(_aki(root_cert), critical=False)
+        .sign(root_key, hashes.SHA384())
+    )
+
+
+def _key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _load_key(path: Path) -> CertificateIssuerPrivateKeyTypes:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return key  # type: ignore[return-value]
+
+
+def _load_cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def _server_cert_is_current(cert: x509.Certificate) -> bool:
+    if cert.not_valid_after_utc - _now() < SERVER_RENEW_BEFORE:
+        return False
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    return all(_general_name(host) in san for host in advertised_hosts())
+
+
+@contextmanager
+def _pki_lock(directory: Path) -> Iterator[None]:
+    """Serialise bootstrap between processes (workers or replicas sharing the files)."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def bootstrap_pki() -> ControllerPKI:
+    """Create whatever part of the PKI is missing, and return the whole of it.
+
+    Idempotent: existing keys and CA certificates are kept across restarts. The server
+    certificate is re-issued (same key) when it no longer covers the advertised hosts or
+    nears its end, so changing ZITI_CTRL_ADDRESS needs no manual step.
+    """
+    directory = pki_dir()
+    with _pki_lock(directory):
+        root_key_path, root_cert_path = directory / "root-ca.key", directory / "root-ca.crt"
+        signing_key_path, signing_cert_path = directory / "signing-ca.key", directory / "signing-ca.crt"
+        server_key_path, server_cert_path = directory / "server.key", directory / "server.crt"
+
+        if not root_key_path.exists():
+            log.info("creating the controller root CA in %s", directory)
+            write_private_file(root_key_path, _key_pem(ec.generate_private_key(ec.SECP384R1())))
+            root_cert_path.unlink(missing_ok=True)
+        root_key = _load_key(root_key_path)
+        if not root_cert_path.exists():
+            write_private_file(root_cert_path, to_pem(_make_root_ca(root_key)).encode())  # type: ignore[arg-type]
+        root_cert = _load_cert(root_cert_path)
+
+        if not signing_key_path.exists():
+            log.info("creating the identity signing CA")
+            write_private_file(signing_key_path, _key_pem(ec.generate_private_key(ec.SECP256R1())))
+            signing_cert_path.unlink(missing_ok=True)
+        if not signing_cert_path.exists():
+            signing_key = _load_key(signing_key_path)
+            cert = _make_signing_ca(signing_key, root_cert, root_key)  # type: ignore[arg-type]
+            write_private_file(signing_cert_path, to_pem(cert).encode())
+
+        if not server_key_path.exists():
+            log.info("creating the RSA server key")
+            key = rsa.generate_private_key(public_exponent=65537, key_size=SERVER_RSA_BITS)
+            write_private_file(server_key_path, _key_pem(key))
+            server_cert_path.unlink(missing_ok=True)
+        if not server_cert_path.exists() or not _server_cert_is_current(_load_cert(server_cert_path)):
+            log.info("issuing the server certificate for %s", ", ".join(advertised_hosts()))
+            server_key = _load_key(server_key_path)
+            cert = _make_server_cert(server_key, root_cert, root_key)  # type: ignore[arg-type]
+            server_cert_path.unlink(missing_ok=True)
+            write_private_file(server_cert_path, to_pem(cert).encode())
+    load_pki.cache_clear()
+    return load_pki()
+
+
+@cache
+def load_pki() -> ControllerPKI:
+    """The PKI as bootstrapped; read once per process."""
+    directory = pki_dir()
+    signing_key = _load_key(directory / "signing-ca.key")
+    server_key = _load_key(directory / "server.key")
+    assert isinstance(signing_key, ec.EllipticCurvePrivateKey)
+    assert isinstance(server_key, rsa.RSAPrivateKey)
+    return ControllerPKI(
+        root_cert=_load_cert(directory / "root-ca.crt"),
+        signing_cert=_load_cert(directory / "signing-ca.crt"),
+        signing_key=signing_key,
+        server_cert=_load_cert(directory / "server.crt"),
+        server_key=server_key,
+        server_cert_path=directory / "server.crt",
+        server_key_path=directory / "server.key",
+    )
+
+
+def issue_identity_certificate(
+    public_key: CertificatePublicKeyTypes, identity_id: str, days: int | None = None
+) -> x509.Certificate:
+    """Sign a client certificate for an identity (RFC 5280, EKU clientAuth, CN = id)."""
+    pki = load_pki()
+    now = _now()
+    not_after = now + dt.timedelta(days=days or settings.ZITI_IDENTITY_CERT_DAYS)
+    spiffe_id = f"spiffe://{settings.ZITI_CTRL_ADDRESS}/identity/{identity_id}"
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity_id)]))
+        .issuer_name(pki.signing_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(min(not_after, pki.signing_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_leaf_key_usage(public_key), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(spiffe_id)]), critical=False
+        )
+        .add_extension(_ski(public_key), critical=False)
+        .add_extension(_aki(pki.signing_cert), critical=False)
+        .sign(pki.signing_key, hashes.SHA256())
+    )

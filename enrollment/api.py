@@ -1,0 +1,109 @@
+"""The enrollment API of wire-protocol.md, as thin DRF views over enrollment.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from enrollment import errors, services
+from enrollment.parsers import AnyContentNegotiation, PemCsrParser, PemFileParser, Pkcs10Parser
+
+VERSION = "1.0.0"
+API_PREFIX = "/edge/client/v1"
+PEM_CONTENT_TYPE = "application/x-pem-file"
+
+
+def envelope(data: Any) -> dict[str, Any]:
+    return {"data": data, "meta": {}}
+
+
+@method_decorator(login_not_required, name="dispatch")
+class EnrollmentApiView(APIView):
+    """Public API: devices authenticate by token or certificate, never by cookie."""
+
+    content_negotiation_class = AnyContentNegotiation
+
+
+class VersionView(EnrollmentApiView):
+    def get(self, request: Request) -> Response:
+        return Response(
+            envelope(
+                {
+                    "version": VERSION,
+                    "revision": "",
+                    "buildDate": "",
+                    "apiVersions": {"edge": {"v1": {"path": API_PREFIX}}},
+                }
+            )
+        )
+
+
+class CaCertsView(EnrollmentApiView):
+    """RFC 7030 §4.1.3: base64 of a certs-only PKCS#7 holding the CA bundle."""
+
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(services.ca_bundle_base64(), content_type="application/pkcs7-mime")
+        response["Content-Transfer-Encoding"] = "base64"
+        return response
+
+
+def prefers_pem(accept: str) -> bool:
+    """True when the client ranks application/x-pem-file above JSON (RFC 9110 §12.5.1)."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept.split(",")):
+        media_type, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranked.append((-quality, position, media_type.lower()))
+    for negative_quality, _, media_type in sorted(ranked):
+        if negative_quality == 0:
+            break
+        if media_type == PEM_CONTENT_TYPE:
+            return True
+        if media_type in ("application/json", "application/*", "*/*"):
+            return False
+    return False
+
+
+class EnrollView(EnrollmentApiView):
+    parser_classes = [JSONParser, PemCsrParser, PemFileParser, Pkcs10Parser]
+
+    def post(self, request: Request) -> Response | HttpResponse:
+        method = request.query_params.get("method", "")
+        if method == "ott":
+            return self._enroll_ott(request)
+        raise errors.InvalidEnrollMethod(f'"{method}" is not an enrollment method')
+
+    def _enroll_ott(self, request: Request) -> Response | HttpResponse:
+        issued = services.redeem_ott(request.query_params.get("token"), _csr_from(request))
+        if prefers_pem(request.headers.get("Accept", "")):
+            return HttpResponse(issued.chain_pem, content_type=PEM_CONTENT_TYPE)
+        return Response(envelope({"cert": issued.chain_pem, "ca": issued.ca_bundle_pem}))
+
+
+def _csr_from(request: Request) -> str | None:
+    """The CSR from a PEM body or from `clientCsr` of a JSON object."""
+    data = request.data
+    if isinstance(data, str):
+        return data
+    if request.content_type and not request.content_type.startswith("application/json"):
+        raise errors.InvalidContentType(f'content type "{request.content_type}" is not supported')
+    if not hasattr(data, "get"):
+        raise errors.CouldNotProcessCsr("a JSON body must be an object with clientCsr")
+    csr = data.get("clientCsr")
+    if csr is not None and not isinstance(csr, str):
+        raise errors.CouldNotProcessCsr("clientCsr must be a PEM string")
+    return csr

@@ -1,0 +1,132 @@
+"""Errors of the enrollment domain and the one place that turns them into the envelope.
+
+Services raise an `EnrollmentError` carrying the wire error code of wire-protocol.md;
+`exception_handler` (DRF's hook) renders every error, ours or DRF's, as
+`{"error": {...}, "meta": {}}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+log = logging.getLogger(__name__)
+
+
+class EnrollmentError(Exception):
+    code = "UNHANDLED"
+    status = status.HTTP_400_BAD_REQUEST
+    default_message = "the request could not be processed"
+
+    def __init__(self, message: str | None = None, cause: dict[str, Any] | None = None) -> None:
+        self.message = message or self.default_message
+        self.cause = cause or {}
+        super().__init__(self.message)
+
+
+class InvalidEnrollmentToken(EnrollmentError):
+    code = "INVALID_ENROLLMENT_TOKEN"
+    default_message = "the enrollment token is not valid"
+
+
+class EnrollmentExpired(EnrollmentError):
+    code = "ENROLLMENT_EXPIRED"
+    default_message = "the enrollment token has expired"
+
+
+class CouldNotProcessCsr(EnrollmentError):
+    code = "COULD_NOT_PROCESS_CSR"
+    default_message = "the certificate signing request could not be processed"
+
+
+class InvalidEnrollMethod(EnrollmentError):
+    code = "INVALID_ENROLL_METHOD"
+    default_message = "the enrollment method is not supported"
+
+
+class InvalidContentType(EnrollmentError):
+    code = "INVALID_CONTENT_TYPE"
+    default_message = "the request content type is not supported"
+
+
+class EnrollmentCaNotValid(EnrollmentError):
+    code = "ENROLLMENT_CA_NOT_VALID"
+    default_message = "the certificate authority of this enrollment is not valid"
+
+
+class EnrollmentNoValidCas(EnrollmentError):
+    code = "ENROLLMENT_NO_VALID_CAS"
+    default_message = "no verified certificate authority allows auto enrollment"
+
+
+class CertFailedValidation(EnrollmentError):
+    code = "CERT_FAILED_VALIDATION"
+    default_message = "the client certificate failed validation"
+
+
+class CertInUse(EnrollmentError):
+    code = "CERT_IN_USE"
+    status = status.HTTP_409_CONFLICT
+    default_message = "the certificate is already in use by another identity"
+
+
+class InvalidAuth(EnrollmentError):
+    code = "INVALID_AUTH"
+    status = status.HTTP_401_UNAUTHORIZED
+    default_message = "the authentication request failed"
+
+
+class Unauthorized(EnrollmentError):
+    code = "UNAUTHORIZED"
+    status = status.HTTP_401_UNAUTHORIZED
+    default_message = "the request requires a valid API session"
+
+
+def error_envelope(code: str, message: str, cause: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "requestId": str(uuid.uuid4()),
+            "cause": cause or {},
+        },
+        "meta": {},
+    }
+
+
+# DRF's own exceptions, in wire codes.
+_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
+    (exceptions.UnsupportedMediaType, InvalidContentType.code),
+    (exceptions.ParseError, "COULD_NOT_PARSE_BODY"),
+    (exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED"),
+    (exceptions.NotAcceptable, "NOT_ACCEPTABLE"),
+    (exceptions.NotFound, "NOT_FOUND"),
+    (exceptions.Throttled, "RATE_LIMITED"),
+]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, EnrollmentError):
+        log.info("enrollment API error %s: %s", exc.code, exc.message)
+        return Response(error_envelope(exc.code, exc.message, exc.cause), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        # wire-protocol.md: an unsupported content type is a 400, not a 415.
+        return Response(
+            error_envelope(InvalidContentType.code, str(exc.detail)), status=status.HTTP_400_BAD_REQUEST
+        )
+    if isinstance(exc, exceptions.APIException):
+        code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), "INVALID_REQUEST")
+        response = Response(error_envelope(code, str(exc.detail)), status=exc.status_code)
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            allowed = context.get("view")
+            if allowed is not None:
+                response["Allow"] = ", ".join(allowed.allowed_methods)
+        return response
+    return None

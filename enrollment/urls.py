@@ -1,0 +1,10 @@
+from django.urls import path
+
+from enrollment import api
+
+# Mounted twice by the root URLconf: at / (C SDK) and at /edge/client/v1/ (Go SDKs).
+urlpatterns = [
+    path("version", api.VersionView.as_view(), name="version"),
+    path(".well-known/est/cacerts", api.CaCertsView.as_view(), name="cacerts"),
+    path("enroll", api.EnrollView.as_view(), name="enroll"),
+]

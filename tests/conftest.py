@@ -1,0 +1,70 @@
+"""Fixtures shared by every suite: the controller PKI and a real HTTPS server."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connections
+
+from authorities.pki import ControllerPKI, bootstrap_pki
+
+CHROMIUM = os.environ.get("ZITI_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pki(django_db_blocker: object) -> ControllerPKI:
+    """The controller PKI, made once per test session in the throw-away data dir."""
+    return bootstrap_pki()
+
+
+@dataclass
+class LiveController:
+    url: str  # https://localhost:PORT, the JWT iss
+    host: str
+    port: int
+    ca_bundle_path: Path  # what a client trusts to reach the server
+
+    def ssl_context(self, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca_bundle_path))
+        if cert is not None:
+            context.load_cert_chain(cert, key)
+        return context
+
+
+@pytest.fixture
+def controller(
+    transactional_db: None, settings: object, pki: ControllerPKI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveController]:
+    """The real HTTPS server (cheroot + mutual TLS) on a free loopback port, in a thread.
+
+    It shares the test database, so tests can arrange data with the ORM and see what
+    requests changed.
+    """
+    from ziticonsole.runner import build_server
+
+    server = build_server("127.0.0.1", 0)
+    server.prepare()
+    port = server.bind_addr[1]
+    settings.ZITI_CTRL_PORT = port  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve, name="controller", daemon=True)
+    thread.start()
+    bundle = tmp_path_factory.mktemp("trust") / "ca-bundle.pem"
+    bundle.write_text(pki.ca_bundle_pem)
+    try:
+        yield LiveController(
+            url=f"https://{django_settings.ZITI_CTRL_ADDRESS}:{port}",
+            host=django_settings.ZITI_CTRL_ADDRESS,
+            port=port,
+            ca_bundle_path=bundle,
+        )
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+        connections.close_all()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ZiticonsoleConfig(AppConfig):
+    name = "ziticonsole"
+    verbose_name = "Ziti console"

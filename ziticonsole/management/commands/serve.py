@@ -1,0 +1,33 @@
+"""`manage.py serve`: migrate, bootstrap the PKI and the admin, then serve HTTPS."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from authorities.pki import bootstrap_pki
+from ziticonsole import runner
+from ziticonsole.services import ensure_admin
+
+
+class Command(BaseCommand):
+    help = "Prepare the data directory on first start and serve the console and API over HTTPS."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--no-migrate", action="store_true", help="skip database migrations")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        bootstrap_pki()
+        password_file = ensure_admin(os.environ.get("ZITI_ADMIN_PASSWORD"))
+        url = f"https://{settings.ZITI_CTRL_ADDRESS}:{settings.ZITI_CTRL_PORT}"
+        self.stdout.write(f"Ziti controller console and API: {url}/")
+        if password_file is not None:
+            self.stdout.write(f"Console login: admin, password in {password_file} (created now, mode 0600)")
+        self.stdout.flush()
+        runner.serve(settings.ZITI_CTRL_BIND, settings.ZITI_CTRL_PORT)
