@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from enrollment.services import enrollment_jwt
 from identities.errors import IdentityError
 from identities.services import create_identity
+from ziticonsole.secrets import write_private_file
 
 
 def _positive_minutes(value: str) -> int:
@@ -52,7 +53,11 @@ class Command(BaseCommand):
         if output is None:
             self.stdout.write(token)
             return
-        output.write_text(token + "\n")
+        try:
+            # 0600: until it is redeemed, whoever reads this file can become the identity.
+            write_private_file(output, (token + "\n").encode())
+        except FileExistsError as exc:
+            raise CommandError(f"{output} appeared meanwhile; not overwriting it") from exc
         self.stderr.write(
             f'created {identity.identity_type.lower()} "{identity.name}" ({identity.id}); JWT in {output}'
         )

@@ -1,0 +1,191 @@
+"""`manage.py serve`, the command behind `make run`, as a real process on a fresh data dir."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(data_dir: Path, port: int, **extra_env: str) -> Iterator[subprocess.Popen[str]]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("ZITI_", "DJANGO_"))}
+    env = {
+        **inherited,
+        "DJANGO_SETTINGS_MODULE": "ziticonsole.settings",
+        "ZITI_DATA_DIR": str(data_dir),
+        "ZITI_CTRL_PORT": str(port),
+        **extra_env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_serving(port, process)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_serving(port: int, process: subprocess.Popen[str]) -> None:
+    context = ssl._create_unverified_context()  # noqa: S323 - only to see that it is up
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited early: {process.stderr.read()[-2000:]}")
+        connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+        try:
+            connection.request("GET", "/version")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            connection.close()
+    raise AssertionError("serve did not answer within 60 s")
+
+
+def stdout_so_far(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    out, _err = process.communicate(timeout=20)
+    return out
+
+
+def root_ca_fingerprint(data_dir: Path) -> bytes:
+    return (data_dir / "pki" / "root-ca.crt").read_bytes()
+
+
+def test_first_start_makes_the_pki_and_admin_and_serves_https(tmp_path: Path):
+    data_dir, port = tmp_path / "var", free_port()
+
+    with serving(data_dir, port) as process:
+        bundle = data_dir / "pki"
+        root = x509.load_pem_x509_certificate((bundle / "root-ca.crt").read_bytes())
+        context = ssl.create_default_context(cadata=(bundle / "root-ca.crt").read_text())
+        connection = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+        connection.request("GET", "/version")
+        assert connection.getresponse().status == 200
+        server_cert = x509.load_der_x509_certificate(connection.sock.getpeercert(binary_form=True))
+        verifier = PolicyBuilder().store(Store([root])).build_server_verifier(x509.DNSName("localhost"))
+        verifier.verify(server_cert, [])
+        connection.close()
+        out = stdout_so_far(process)
+
+    password_file = data_dir / "admin-password"
+    assert f"password in {password_file}" in out
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert len(password_file.read_text().strip()) >= 16
+    for key in ("root-ca.key", "signing-ca.key", "server.key"):
+        assert (data_dir / "pki" / key).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_restart_keeps_the_pki_and_the_data_and_does_not_repeat_the_password(tmp_path: Path):
+    data_dir, port = tmp_path / "var", free_port()
+    with serving(data_dir, port) as process:
+        stdout_so_far(process)
+    root_before = root_ca_fingerprint(data_dir)
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "ziticonsole.settings",
+        "ZITI_DATA_DIR": str(data_dir),
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "create_identity", "device", "kept"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+    with serving(data_dir, port) as process:
+        out = stdout_so_far(process)
+
+    assert "password in" not in out
+    assert root_ca_fingerprint(data_dir) == root_before
+    with sqlite3.connect(data_dir / "controller.sqlite3") as db:
+        assert db.execute("select name from identities_identity").fetchall() == [("kept",)]
+
+
+def test_the_admin_password_can_come_from_the_environment(tmp_path: Path):
+    data_dir, port = tmp_path / "var", free_port()
+
+    with serving(data_dir, port, ZITI_ADMIN_PASSWORD="correct horse battery staple") as process:
+        status = console_login(port, "admin", "correct horse battery staple")
+        wrong = console_login(port, "admin", "wrong")
+        out = stdout_so_far(process)
+
+    assert status == 302
+    assert wrong == 200  # the form again, with an error
+    assert not (data_dir / "admin-password").exists()
+    assert "password in" not in out
+
+
+def console_login(port: int, username: str, password: str) -> int:
+    """Log in through the real login form, CSRF cookie and all."""
+    context = ssl._create_unverified_context()  # noqa: S323 - the PKI is checked elsewhere
+    connection = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+    connection.request("GET", "/login/")
+    response = connection.getresponse()
+    page = response.read().decode()
+    cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie", "")).group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    body = f"csrfmiddlewaretoken={token}&username={username}&password={password.replace(' ', '+')}"
+    connection.request(
+        "POST",
+        "/login/",
+        body=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={cookie}",
+            "Referer": f"https://localhost:{port}/login/",
+        },
+    )
+    reply = connection.getresponse()
+    reply.read()
+    connection.close()
+    return reply.status
+
+
+@pytest.mark.parametrize("address", ["ctrl.example.test", "10.20.30.40"])
+def test_the_server_certificate_covers_the_advertised_address(tmp_path: Path, address: str):
+    data_dir, port = tmp_path / "var", free_port()
+
+    with serving(data_dir, port, ZITI_CTRL_ADDRESS=address, DJANGO_ALLOWED_HOSTS="localhost") as process:
+        stdout_so_far(process)
+
+    cert = x509.load_pem_x509_certificate((data_dir / "pki" / "server.crt").read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    names = [str(v) for v in san.get_values_for_type(x509.DNSName) + san.get_values_for_type(x509.IPAddress)]
+    assert set(names) == {"localhost", "127.0.0.1", address}
