@@ -1,8 +1,228 @@
-"""Use cases for certificate authorities."""
+"""Use cases for third-party certificate authorities."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509.oid import NameOID
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from authorities.certificates import CertificateRejected, is_ca_certificate, load_single_certificate
+from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT, CertificateAuthority
+from authorities.pki import sha1_fingerprint, to_pem
+
+NAME_FORMAT_PLACEHOLDERS = ("[caName]", "[caId]", "[commonName]", "[requestedName]", "[identityId]")
+
+
+class CertificateAuthorityError(ValueError):
+    """A CA request that cannot be carried out, phrased for the admin."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_roles(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+
+
+def _validated_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 255 or not name.isprintable():
+        raise CertificateAuthorityError("a CA needs a printable name of at most 255 characters", "name")
+    return name
+
+
+def _validated_name_format(name_format: str | None) -> str:
+    name_format = (name_format or "").strip() or DEFAULT_IDENTITY_NAME_FORMAT
+    if len(name_format) > 255:
+        raise CertificateAuthorityError("the identity name format is too long", "identity_name_format")
+    return name_format
+
+
+def create_certificate_authority(
+    *,
+    name: str,
+    certificate_pem: str | bytes,
+    ott_ca_enrollment: bool = False,
+    auto_ca_enrollment: bool = False,
+    auth_enabled: bool = False,
+    identity_roles: Iterable[str] = (),
+    identity_name_format: str | None = None,
+) -> CertificateAuthority:
+    """Register a third-party CA, unverified, with a fresh verification token.
+
+    The certificate must be exactly one PEM CA certificate that is within its dates and
+    not registered yet. Raises CertificateAuthorityError naming the field at fault.
+    """
+    name = _validated_name(name)
+    try:
+        cert = load_single_certificate(certificate_pem, "CA certificate")
+    except CertificateRejected as exc:
+        raise CertificateAuthorityError(str(exc), "certificate") from exc
+    if not is_ca_certificate(cert):
+        raise CertificateAuthorityError(
+            "this is not a CA certificate: its basic constraints do not say CA:TRUE", "certificate"
+        )
+    now = timezone.now()
+    if cert.not_valid_after_utc <= now:
+        raise CertificateAuthorityError(
+            f"the CA certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}", "certificate"
+        )
+    fingerprint = sha1_fingerprint(cert)
+    existing = CertificateAuthority.objects.filter(fingerprint=fingerprint).first()
+    if existing is not None:
+        raise CertificateAuthorityError(
+            f'this certificate is already registered as CA "{existing.name}"', "certificate"
+        )
+    if CertificateAuthority.objects.filter(name=name).exists():
+        raise CertificateAuthorityError(f'a CA named "{name}" already exists', "name")
+    try:
+        with transaction.atomic():
+            return CertificateAuthority.objects.create(
+                name=name,
+                certificate_pem=to_pem(cert),
+                fingerprint=fingerprint,
+                is_ott_ca_enrollment_enabled=ott_ca_enrollment,
+                is_auto_ca_enrollment_enabled=auto_ca_enrollment,
+                is_auth_enabled=auth_enabled,
+                identity_roles=normalise_roles(identity_roles),
+                identity_name_format=_validated_name_format(identity_name_format),
+            )
+    except IntegrityError as exc:
+        # A concurrent upload of the same name or certificate won the race.
+        raise CertificateAuthorityError("a CA with this name or certificate already exists") from exc
+
+
+def update_certificate_authority(
+    ca: CertificateAuthority,
+    *,
+    name: str,
+    ott_ca_enrollment: bool,
+    auto_ca_enrollment: bool,
+    auth_enabled: bool,
+    identity_roles: Iterable[str],
+    identity_name_format: str | None,
+) -> CertificateAuthority:
+    """Change a CA's name, flags, roles and name format; its certificate stays."""
+    ca.name = _validated_name(name)
+    ca.is_ott_ca_enrollment_enabled = ott_ca_enrollment
+    ca.is_auto_ca_enrollment_enabled = auto_ca_enrollment
+    ca.is_auth_enabled = auth_enabled
+    ca.identity_roles = normalise_roles(identity_roles)
+    ca.identity_name_format = _validated_name_format(identity_name_format)
+    try:
+        with transaction.atomic():
+            ca.save()
+    except IntegrityError as exc:
+        raise CertificateAuthorityError(f'a CA named "{ca.name}" already exists', "name") from exc
+    return ca
+
+
+def verify_certificate_authority(
+    ca: CertificateAuthority, verification_pem: str | bytes
+) -> CertificateAuthority:
+    """Proof of possession: accept a certificate with CN = the token, signed by the CA's key.
+
+    The signature is checked with cryptography (not by comparing names), the
+    certificate must be within its dates, and the token is single-use: it is cleared in
+    the same conditional update that marks the CA verified.
+    """
+    if ca.is_verified:
+        raise CertificateAuthorityError("this CA is already verified", "certificate")
+    try:
+        cert = load_single_certificate(verification_pem, "verification certificate")
+    except CertificateRejected as exc:
+        raise CertificateAuthorityError(str(exc), "certificate") from exc
+    common_names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if common_names != [ca.verification_token]:
+        found = ", ".join(str(cn) for cn in common_names) or "none"
+        raise CertificateAuthorityError(
+            f"wrong CN: the verification certificate's CN is {found}, expected the verification token",
+            "certificate",
+        )
+    try:
+        cert.verify_directly_issued_by(ca.certificate)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise CertificateAuthorityError(
+            "wrong issuer: the verification certificate is not signed by this CA's key", "certificate"
+        ) from exc
+    now = timezone.now()
+    if now < cert.not_valid_before_utc:
+        raise CertificateAuthorityError("the verification certificate is not valid yet", "certificate")
+    if now > cert.not_valid_after_utc:
+        raise CertificateAuthorityError(
+            f"the verification certificate expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+            "certificate",
+        )
+    won = CertificateAuthority.objects.filter(
+        pk=ca.pk, is_verified=False, verification_token=ca.verification_token
+    ).update(is_verified=True, verified_at=now, verification_token="", updated_at=now)
+    if not won:
+        raise CertificateAuthorityError("this verification token has already been used", "certificate")
+    ca.refresh_from_db()
+    return ca
+
+
+def delete_certificate_authority(ca: CertificateAuthority) -> None:
+    """Delete a CA. Certificates it issued stop authenticating; its pending tokens die."""
+    with transaction.atomic():
+        ca.delete()
+
 
 def third_party_ca_pems() -> list[str]:
-    """PEM certificates of every third-party CA the TLS server must accept."""
-    return []
+    """PEM certificates of every third-party CA the TLS server must accept.
+
+    Unverified CAs are included: the handshake only lets the certificate through, and
+    the application then answers why it cannot be used, in words.
+    """
+    return list(CertificateAuthority.objects.order_by("pk").values_list("certificate_pem", flat=True))
+
+
+def render_identity_name(
+    ca: CertificateAuthority, *, common_name: str, requested_name: str, identity_id: str
+) -> str:
+    """Fill in the CA's identity name format."""
+    values = {
+        "[caName]": ca.name,
+        "[caId]": ca.id,
+        "[commonName]": common_name,
+        "[requestedName]": requested_name,
+        "[identityId]": identity_id,
+    }
+    name = ca.identity_name_format
+    for placeholder, value in values.items():
+        name = name.replace(placeholder, value)
+    return name.strip()
+
+
+def verification_recipe(ca: CertificateAuthority) -> list[str]:
+    """The openssl commands that make the proof-of-possession certificate, one per line.
+
+    `ca.pem` and `ca.key` stand for the CA's certificate and private key, which never
+    leave the admin's machine.
+    """
+    return [
+        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+        f' -keyout verify.key -out verify.csr -subj "/CN={ca.verification_token}"',
+        "openssl x509 -req -in verify.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+        " -days 1 -sha256 -out verify.pem",
+    ]
+
+
+def ca_summary(ca: CertificateAuthority) -> dict[str, object]:
+    """A CA as the CLI's --json prints it, in the edge API's field names."""
+    return {
+        "id": ca.id,
+        "name": ca.name,
+        "fingerprint": ca.fingerprint,
+        "verificationToken": ca.verification_token,
+        "isVerified": ca.is_verified,
+        "isOttCaEnrollmentEnabled": ca.is_ott_ca_enrollment_enabled,
+        "isAutoCaEnrollmentEnabled": ca.is_auto_ca_enrollment_enabled,
+        "isAuthEnabled": ca.is_auth_enabled,
+        "identityRoles": ca.identity_roles,
+        "identityNameFormat": ca.identity_name_format,
+    }

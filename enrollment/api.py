@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from authorities.models import CertificateAuthority
 from enrollment import errors, services
+from enrollment.models import ApiSession
 from enrollment.parsers import AnyContentNegotiation, PemCsrParser, PemFileParser, Pkcs10Parser
 
 VERSION = "1.0.0"
@@ -85,6 +89,16 @@ class EnrollView(EnrollmentApiView):
         method = request.query_params.get("method", "")
         if method == "ott":
             return self._enroll_ott(request)
+        if method == "ottca":
+            _json_object(request)  # no body is needed, but a malformed one is refused
+            services.redeem_ottca(request.query_params.get("token"), request.client_certificate)
+            return Response(envelope({}))
+        if method == "ca":
+            name = _json_object(request).get("name")
+            if name is not None and not isinstance(name, str):
+                raise errors.EnrollmentError("name must be a string")
+            services.enroll_with_ca(request.client_certificate, name)
+            return Response(envelope({}))
         raise errors.InvalidEnrollMethod(f'"{method}" is not an enrollment method')
 
     def _enroll_ott(self, request: Request) -> Response | HttpResponse:
@@ -107,3 +121,82 @@ def _csr_from(request: Request) -> str | None:
     if csr is not None and not isinstance(csr, str):
         raise errors.CouldNotProcessCsr("clientCsr must be a PEM string")
     return csr
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    """The JSON object body of an ottca or ca request; none or empty counts as {}."""
+    data = request.data
+    if isinstance(data, str):
+        raise errors.InvalidContentType(f'content type "{request.content_type}" is not supported here')
+    if not hasattr(data, "get"):
+        raise errors.EnrollmentError("the body must be a JSON object")
+    return dict(data.items())
+
+
+class CaJwtView(EnrollmentApiView):
+    """The reusable auto-enrollment JWT of a verified CA."""
+
+    def get(self, request: Request, ca_id: str) -> HttpResponse:
+        ca = CertificateAuthority.objects.filter(pk=ca_id).first()
+        if ca is None:
+            raise NotFound("no certificate authority with this id")
+        return HttpResponse(services.ca_enrollment_jwt(ca), content_type="application/jwt")
+
+
+def _session_data(opened: services.OpenedSession | None, session: ApiSession) -> dict[str, Any]:
+    identity = session.identity
+    data: dict[str, Any] = {
+        "id": session.id,
+        "identityId": identity.id,
+        "identity": {"id": identity.id, "name": identity.name},
+        "createdAt": _timestamp(session.created_at),
+        "updatedAt": _timestamp(session.last_activity_at),
+        "expiresAt": _timestamp(session.expires_at),
+        "expirationSeconds": int(ApiSession.IDLE_TIMEOUT.total_seconds()),
+        "authQueries": [],
+    }
+    if opened is not None:
+        data["token"] = opened.token
+    return data
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class AuthenticateView(EnrollmentApiView):
+    parser_classes = [JSONParser]
+
+    def post(self, request: Request) -> Response:
+        method = request.query_params.get("method", "")
+        if method != "cert":
+            raise errors.InvalidAuth(f'authentication method "{method}" is not supported; use cert')
+        opened = services.authenticate_with_certificate(request.client_certificate)
+        response = Response(envelope(_session_data(opened, opened.session)))
+        response["zt-session"] = opened.token
+        return response
+
+
+class CurrentApiSessionView(EnrollmentApiView):
+    def get(self, request: Request) -> Response:
+        session = services.current_api_session(request.headers.get("zt-session"))
+        return Response(envelope(_session_data(None, session)))
+
+
+class CurrentIdentityView(EnrollmentApiView):
+    def get(self, request: Request) -> Response:
+        identity = services.current_api_session(request.headers.get("zt-session")).identity
+        return Response(
+            envelope(
+                {
+                    "id": identity.id,
+                    "name": identity.name,
+                    "type": {"id": identity.identity_type, "name": identity.identity_type},
+                    "typeId": identity.identity_type,
+                    "roleAttributes": identity.role_attributes,
+                    "disabled": identity.is_disabled,
+                    "createdAt": _timestamp(identity.created_at),
+                    "updatedAt": _timestamp(identity.updated_at),
+                }
+            )
+        )

@@ -35,6 +35,11 @@ class Enrollment(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="enrollments")
     method = models.CharField(max_length=8, choices=EnrollmentMethod.choices)
+    # For ottca: the third-party CA whose certificate the device will present. SET_NULL
+    # so that redeeming after the CA is gone says ENROLLMENT_CA_NOT_VALID.
+    ca = models.ForeignKey(
+        "authorities.CertificateAuthority", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Kept in the clear because the console hands out the same JWT until it is used;
     # it is worthless once consumed or expired.
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
@@ -55,3 +60,29 @@ class Enrollment(models.Model):
 
     def is_pending(self, now: dt.datetime | None = None) -> bool:
         return self.consumed_at is None and not self.is_expired(now)
+
+
+class ApiSession(models.Model):
+    """An API session opened by certificate authentication.
+
+    Only a SHA-256 of the token is stored: the token is 256 random bits, so a fast hash
+    is enough, and a database leak does not hand out live sessions.
+    """
+
+    IDLE_TIMEOUT = dt.timedelta(minutes=30)
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="api_sessions")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"API session {self.id} of {self.identity_id}"
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        return self.last_activity_at + self.IDLE_TIMEOUT

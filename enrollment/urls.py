@@ -7,4 +7,8 @@ urlpatterns = [
     path("version", api.VersionView.as_view(), name="version"),
     path(".well-known/est/cacerts", api.CaCertsView.as_view(), name="cacerts"),
     path("enroll", api.EnrollView.as_view(), name="enroll"),
+    path("cas/<str:ca_id>/jwt", api.CaJwtView.as_view(), name="ca-jwt"),
+    path("authenticate", api.AuthenticateView.as_view(), name="authenticate"),
+    path("current-api-session", api.CurrentApiSessionView.as_view(), name="current-api-session"),
+    path("current-identity", api.CurrentIdentityView.as_view(), name="current-identity"),
 ]

@@ -58,6 +58,12 @@ class Authenticator(models.Model):
     serial = models.CharField(max_length=64)  # hex
     not_after = models.DateTimeField()
     certificate_pem = models.TextField()  # public certificate only; never a key
+    # The third-party CA that issued the certificate; None for the internal PKI. A deleted
+    # CA takes its authenticators along: their certificates are no longer trusted.
+    ca = models.ForeignKey(
+        "authorities.CertificateAuthority", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="authenticators",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from authorities.models import CertificateAuthority
 from enrollment.models import Enrollment, EnrollmentMethod
 from identities.errors import IdentityNameTaken, InvalidIdentity
 from identities.models import Identity, IdentityType
@@ -47,8 +48,12 @@ def create_identity(
     identity_type: IdentityType | str,
     role_attributes: Iterable[str] = (),
     enrollment_minutes: int | None = None,
+    ca: CertificateAuthority | None = None,
 ) -> tuple[Identity, Enrollment]:
     """Create an identity with a pending one-time-token enrollment.
+
+    With `ca`, the enrollment is ottca: the device will present a certificate from that
+    third-party CA instead of a CSR.
 
     Atomic: either both rows exist afterwards or neither does. Raises IdentityNameTaken
     for a duplicate name and InvalidIdentity for a bad name, type or duration.
@@ -67,7 +72,8 @@ def create_identity(
             )
             enrollment = Enrollment.objects.create(
                 identity=identity,
-                method=EnrollmentMethod.OTT,
+                method=EnrollmentMethod.OTTCA if ca is not None else EnrollmentMethod.OTT,
+                ca=ca,
                 expires_at=timezone.now() + dt.timedelta(minutes=minutes),
             )
     except IntegrityError as exc:

@@ -12,26 +12,40 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from enrollment.services import enrollment_jwt
-from identities.models import Authenticator
-from identities.services import create_identity
-from tests.helpers import make_ca, mtls_version_request, write_cert_and_key
+from authorities.models import CertificateAuthority
+from authorities.services import create_certificate_authority, verify_certificate_authority
+from enrollment.services import ca_enrollment_jwt, enrollment_jwt
+from identities.models import Authenticator, Identity
+from identities.services import create_identity, set_identity_disabled
+from tests.helpers import https_request, make_ca, mtls_version_request, write_cert_and_key
 
 REFERENCE_ENROLL = """
 import sys, openziti
-print(openziti.enroll(sys.stdin.read()))
+paths = [p.encode() for p in sys.argv[1:]]
+kwargs = {"key": paths[0], "cert": paths[1]} if paths else {}
+print(openziti.enroll(sys.stdin.read(), **kwargs))
 """
 
 
-def run_reference_enroll(jwt_text: str) -> subprocess.CompletedProcess[str]:
-    """openziti==0.6.0's enroll() (C SDK 0.29.3), in its own process: it logs to stderr."""
+def run_reference_enroll(
+    jwt_text: str, key: Path | None = None, cert: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """openziti==0.6.0's enroll() (C SDK 0.29.3), in its own process: it logs to stderr.
+
+    For ottca and ca it takes the key and certificate as file paths, as bytes.
+    """
+    paths = [str(key), str(cert)] if key and cert else []
     return subprocess.run(
-        [sys.executable, "-c", REFERENCE_ENROLL], input=jwt_text, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", REFERENCE_ENROLL, *paths],
+        input=jwt_text,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-def openziti_enroll(jwt_text: str) -> dict:
-    result = run_reference_enroll(jwt_text)
+def openziti_enroll(jwt_text: str, key: Path | None = None, cert: Path | None = None) -> dict:
+    result = run_reference_enroll(jwt_text, key, cert)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -60,6 +74,13 @@ def test_reference_client_enrolls_and_then_completes_mutual_tls(controller, pki,
     key_path.write_text(pem_value(identity_file["id"]["key"]))
     context = controller.ssl_context(cert_path, key_path)
     assert mtls_version_request(controller.host, controller.port, context) == b"HTTP/1.1 200 OK"
+    reply = https_request(controller.url, "POST", "/authenticate?method=cert", context=context)
+    assert reply.status == 200, reply.body
+    assert reply.json()["data"]["identity"] == {"id": identity.id, "name": identity.name}
+
+    set_identity_disabled(identity, True)
+    refused = https_request(controller.url, "POST", "/authenticate?method=cert", context=context)
+    assert (refused.status, refused.error_code) == (401, "INVALID_AUTH")
 
 
 def test_reference_client_cannot_replay_a_token(controller):
@@ -78,3 +99,55 @@ def test_the_server_verifies_client_certificates(controller, tmp_path: Path):
 
     with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
         mtls_version_request(controller.host, controller.port, context)
+
+
+def _register_verified(test_ca, name: str, **flags) -> CertificateAuthority:
+    ca = create_certificate_authority(name=name, certificate_pem=test_ca.pem, auth_enabled=True, **flags)
+    proof, _key = test_ca.issue(ca.verification_token, client_auth=False)
+    return verify_certificate_authority(ca, proof.public_bytes(serialization.Encoding.PEM))
+
+
+def test_reference_client_enrolls_with_ottca_and_authenticates(controller, tmp_path: Path):
+    fleet = make_ca("Fleet Issuing CA")
+    ca = _register_verified(fleet, "Fleet", ott_ca_enrollment=True)  # after the server started
+    identity, enrollment = create_identity(name="ottca-device", identity_type="device", ca=ca)
+    cert, key = fleet.issue("ottca-device")
+    cert_path, key_path = write_cert_and_key(tmp_path, "device", cert, key)
+
+    identity_file = openziti_enroll(enrollment_jwt(enrollment), key_path, cert_path)
+
+    assert identity_file["ztAPI"] == controller.url
+    authenticator = Authenticator.objects.get()
+    assert (authenticator.identity, authenticator.ca) == (identity, ca)
+    reply = https_request(
+        controller.url,
+        "POST",
+        "/authenticate?method=cert",
+        context=controller.ssl_context(cert_path, key_path),
+    )
+    assert reply.status == 200, reply.body
+    assert reply.json()["data"]["identityId"] == identity.id
+
+
+def test_reference_client_auto_enrolls_with_ca_and_authenticates(controller, tmp_path: Path):
+    fleet = make_ca("Fleet Issuing CA")
+    ca = _register_verified(fleet, "Fleet", auto_ca_enrollment=True, identity_roles=["sensors"])
+    cert, key = fleet.issue("thermostat-9")
+    cert_path, key_path = write_cert_and_key(tmp_path, "device", cert, key)
+
+    identity_file = openziti_enroll(ca_enrollment_jwt(ca), key_path, cert_path)
+
+    assert identity_file["ztAPI"] == controller.url
+    identity = Identity.objects.get()
+    assert (identity.name, identity.identity_type, identity.role_attributes) == (
+        "Fleet-thermostat-9",
+        "Device",
+        ["sensors"],
+    )
+    reply = https_request(
+        controller.url,
+        "POST",
+        "/authenticate?method=cert",
+        context=controller.ssl_context(cert_path, key_path),
+    )
+    assert reply.status == 200, reply.body

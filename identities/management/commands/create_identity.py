@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from authorities.management.lookup import ca_by_name
 from enrollment.services import enrollment_jwt
 from identities.errors import IdentityError
 from identities.services import create_identity
@@ -35,17 +36,22 @@ class Command(BaseCommand):
             metavar="MINUTES",
             help="token lifetime in minutes (default: ZITI_ENROLLMENT_DURATION)",
         )
+        parser.add_argument(
+            "--ca", metavar="CA_NAME", help="enroll with a certificate from this third-party CA (ottca)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         output: Path | None = options["output"]
         if output is not None and output.exists():
             raise CommandError(f"{output} already exists; not overwriting it")
+        ca = ca_by_name(options["ca"]) if options["ca"] else None
         try:
             identity, enrollment = create_identity(
                 name=options["name"],
                 identity_type=options["type"],
                 role_attributes=options["role_attributes"].split(","),
                 enrollment_minutes=options["duration"],
+                ca=ca,
             )
         except IdentityError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,0 +1,36 @@
+"""`manage.py ca_jwt NAME [-o FILE]`: the reusable auto-enrollment JWT of a CA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from authorities.management.lookup import ca_by_name
+from enrollment.errors import EnrollmentError
+from enrollment.services import ca_enrollment_jwt
+
+
+class Command(BaseCommand):
+    help = "Print (or write) the auto-enrollment JWT of a verified CA with auto enrollment on."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("-o", "--output", type=Path, help="write the JWT to this file instead of stdout")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        ca = ca_by_name(options["name"])
+        try:
+            token = ca_enrollment_jwt(ca)
+        except EnrollmentError as exc:
+            raise CommandError(f'CA "{ca.name}": {exc.message}') from exc
+        output: Path | None = options["output"]
+        if output is None:
+            self.stdout.write(token)
+            return
+        try:
+            with output.open("x") as handle:
+                handle.write(token + "\n")
+        except FileExistsError as exc:
+            raise CommandError(f"{output} already exists; not overwriting it") from exc
