@@ -171,11 +171,13 @@ class TestCA:
         return builder.sign(self.key, hashes.SHA256()), key
 
 
-def make_ca(common_name: str = "Fleet CA", *, days: int = 365) -> TestCA:
+def make_ca(
+    common_name: str = "Fleet CA", *, days: int = 365, not_before: dt.datetime | None = None
+) -> TestCA:
     """A self-signed CA certificate with the extensions RFC 5280 asks of one."""
     key = ec_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    now = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
