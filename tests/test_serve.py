@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -182,10 +183,90 @@ def console_login(port: int, username: str, password: str) -> int:
 def test_the_server_certificate_covers_the_advertised_address(tmp_path: Path, address: str):
     data_dir, port = tmp_path / "var", free_port()
 
-    with serving(data_dir, port, ZITI_CTRL_ADDRESS=address, DJANGO_ALLOWED_HOSTS="localhost") as process:
+    with serving(data_dir, port, ZITI_CTRL_ADDRESS=address) as process:
         stdout_so_far(process)
 
     cert = x509.load_pem_x509_certificate((data_dir / "pki" / "server.crt").read_bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     names = [str(v) for v in san.get_values_for_type(x509.DNSName) + san.get_values_for_type(x509.IPAddress)]
     assert set(names) == {"localhost", "127.0.0.1", address}
+
+
+def worker_pids(parent: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_workers_share_the_port_and_all_trust_a_ca_added_a_moment_ago(tmp_path: Path):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tests.helpers import make_ca, write_cert_and_key
+
+    data_dir, port = tmp_path / "var", free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "ziticonsole.settings",
+        "ZITI_DATA_DIR": str(data_dir),
+    }
+    fleet = make_ca("Fleet CA")
+    (tmp_path / "ca.pem").write_text(fleet.pem)
+
+    with serving(data_dir, port, ZITI_WORKERS="2") as process:
+        assert len(worker_pids(process.pid)) == 2
+        created = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "create_ca",
+                "Fleet",
+                "--cert",
+                str(tmp_path / "ca.pem"),
+                "--auto-enrollment",
+                "--auth",
+                "--json",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        token = json.loads(created.stdout)["verificationToken"]
+        proof, _ = fleet.issue(token, client_auth=False)
+        (tmp_path / "proof.pem").write_bytes(proof.public_bytes(Encoding.PEM))
+        subprocess.run(
+            [sys.executable, "manage.py", "verify_ca", "Fleet", "--cert", str(tmp_path / "proof.pem")],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        cert, key = fleet.issue("sensor")
+        context = ssl.create_default_context(cafile=str(data_dir / "pki" / "root-ca.crt"))
+        context.load_cert_chain(*write_cert_and_key(tmp_path, "sensor", cert, key))
+
+        # Every request is a new connection, so the kernel spreads them over both workers.
+        statuses = [https_post(port, context, "/enroll?method=ca")]
+        statuses += [https_post(port, context, "/authenticate?method=cert") for _ in range(20)]
+        out = stdout_so_far(process)
+
+    assert statuses == [200] * 21, out
+    assert process.returncode == 0
+
+
+def https_post(port: int, context: ssl.SSLContext, path: str) -> int:
+    connection = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+    try:
+        connection.request("POST", path, headers={"Content-Type": "application/json"}, body="{}")
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()

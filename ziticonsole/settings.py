@@ -4,6 +4,7 @@ One flat file: every value comes from the environment with a safe default, so th
 embedded default (SQLite and PKI in ./var) needs no configuration at all.
 """
 
+import os
 from pathlib import Path
 
 from environs import Env
@@ -22,6 +23,8 @@ ZITI_CTRL_BIND = env.str("ZITI_CTRL_BIND", "127.0.0.1")
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)
 ZITI_SERVER_THREADS = env.int("ZITI_SERVER_THREADS", 32)
+# Server processes sharing the port; each uses its own core for TLS and Python work.
+ZITI_WORKERS = env.int("ZITI_WORKERS", os.cpu_count() or 1)
 
 
 def _secret_key() -> str:
