@@ -16,7 +16,11 @@ ALGORITHM = "RS256"
 
 
 def controller_url() -> str:
-    return f"https://{settings.ZITI_CTRL_ADDRESS}:{settings.ZITI_CTRL_PORT}"
+    """The JWT `iss`: https://ADDRESS:PORT, with an IPv6 address in brackets (RFC 3986)."""
+    host = settings.ZITI_CTRL_ADDRESS
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"https://{host}:{settings.ZITI_CTRL_PORT}"
 
 
 def sign_enrollment_claims(claims: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ CHROMIUM = os.environ.get("ZITI_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def pki(django_db_blocker: object) -> ControllerPKI:
+def pki() -> ControllerPKI:
     """The controller PKI, made once per test session in the throw-away data dir."""
     return bootstrap_pki()
 

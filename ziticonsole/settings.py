@@ -20,6 +20,13 @@ DATA_DIR = Path(env.str("ZITI_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 ZITI_CTRL_ADDRESS = env.str("ZITI_CTRL_ADDRESS", "localhost")
 ZITI_CTRL_PORT = env.int("ZITI_CTRL_PORT", 1280)
 ZITI_CTRL_BIND = env.str("ZITI_CTRL_BIND", "127.0.0.1")
+# The port this process listens on; differs from ZITI_CTRL_PORT only behind a proxy,
+# where ZITI_CTRL_PORT is the proxy's, the one devices reach.
+ZITI_CTRL_LISTEN_PORT = env.int("ZITI_CTRL_LISTEN_PORT", ZITI_CTRL_PORT)
+# Addresses (or networks) of TLS-terminating proxies allowed to forward the client
+# certificate in ZITI_CLIENT_CERT_HEADER; from anyone else that header is ignored.
+ZITI_TRUSTED_PROXIES = env.list("ZITI_TRUSTED_PROXIES", [])
+ZITI_CLIENT_CERT_HEADER = env.str("ZITI_CLIENT_CERT_HEADER", "X-Client-Cert")
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)
 ZITI_SERVER_THREADS = env.int("ZITI_SERVER_THREADS", 32)

@@ -30,6 +30,6 @@ class Command(BaseCommand):
         if password_file is not None:
             self.stdout.write(f"Console login: admin, password in {password_file} (created now, mode 0600)")
         self.stdout.flush()
-        status = runner.serve(settings.ZITI_CTRL_BIND, settings.ZITI_CTRL_PORT, settings.ZITI_WORKERS)
+        status = runner.serve(settings.ZITI_CTRL_BIND, settings.ZITI_CTRL_LISTEN_PORT, settings.ZITI_WORKERS)
         if status:
             raise SystemExit(status)
