@@ -6,7 +6,9 @@ RUN_DEPS := $(VENV)/.run-deps
 DEV_DEPS := $(VENV)/.dev-deps
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format clean
+POSTGRES_URL ?= postgres://ziti:ziti@127.0.0.1:5432/ziti
+
+.PHONY: run test test-postgres bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +31,14 @@ test: $(DEV_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## test-postgres: the whole suite again on PostgreSQL (.ci/start-postgres makes one)
+test-postgres: $(DEV_DEPS)
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+## bench: enrollment throughput and console at scale, against the real server
+bench: $(DEV_DEPS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(DEV_DEPS)
 	$(BIN)/ruff check .

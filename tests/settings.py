@@ -16,5 +16,9 @@ from ziticonsole.settings import DATA_DIR, DATABASES
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 
+# Server threads in tests must let go of their connections when a request ends, or the
+# test database could not be dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+
 # Hashing passwords slowly is a production virtue and a test-suite vice.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -13,6 +13,7 @@ from typing import Any
 from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
+from django.db import close_old_connections
 
 from authorities.truststore import TrustStore
 
@@ -75,16 +76,25 @@ class TLSConnection(cheroot_server.HTTPConnection):
     client_cert_pem: str | None = None
 
     def communicate(self) -> bool:
-        if not self.handshake_done:
-            try:
-                self.socket.do_handshake()
-            except (ssl.SSLError, OSError) as exc:
-                log.info("TLS handshake with %s failed: %s", self.remote_addr, exc)
+        try:
+            if not self.handshake_done and not self._handshake():
                 return False
-            self.handshake_done = True
-            der = self.socket.getpeercert(binary_form=True)
-            self.client_cert_pem = ssl.DER_cert_to_PEM_cert(der) if der else None
-        return bool(super().communicate())
+            return bool(super().communicate())
+        finally:
+            # The handshake's trust-store query runs outside Django's request cycle,
+            # so nothing else would release this thread's database connection.
+            close_old_connections()
+
+    def _handshake(self) -> bool:
+        try:
+            self.socket.do_handshake()
+        except (ssl.SSLError, OSError) as exc:
+            log.info("TLS handshake with %s failed: %s", self.remote_addr, exc)
+            return False
+        self.handshake_done = True
+        der = self.socket.getpeercert(binary_form=True)
+        self.client_cert_pem = ssl.DER_cert_to_PEM_cert(der) if der else None
+        return True
 
 
 class MutualTLSGateway(wsgi.Gateway_10):
