@@ -10,4 +10,6 @@ urlpatterns = [
     path("<str:pk>/", views.identity_detail, name="detail"),
     path("<str:pk>/jwt/", views.identity_jwt, name="jwt"),
     path("<str:pk>/delete/", views.identity_delete, name="delete"),
+    path("<str:pk>/disable/", views.identity_set_disabled, {"disabled": True}, name="disable"),
+    path("<str:pk>/enable/", views.identity_set_disabled, {"disabled": False}, name="enable"),
 ]

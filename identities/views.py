@@ -1,28 +1,133 @@
-"""Console pages for identities. Placeholder until the console lands."""
+"""Console pages for identities: validate the input, call identities.services, render."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from enrollment.services import enrollment_jwt
+from identities import services
+from identities.errors import IdentityError, IdentityNameTaken
+from identities.forms import IdentityCreateForm, IdentityEditForm
 from identities.models import Identity
+from identities.querysets import with_enrollment_state
+
+PAGE_SIZE = 50
 
 
+def _show_error(form: Form, error: IdentityError) -> None:
+    """Put a services error under the field it is about, else above the form."""
+    form.add_error("name" if isinstance(error, IdentityNameTaken) else None, str(error))
+
+
+def _identity_with_state(pk: str) -> Identity:
+    return get_object_or_404(with_enrollment_state(Identity.objects.all()), pk=pk)
+
+
+@require_safe
 def identity_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("identities")
+    query = request.GET.get("q", "").strip()
+    identities = with_enrollment_state(Identity.objects.all())
+    if query:
+        identities = identities.filter(name__icontains=query)
+    # get_page() turns a missing, malformed or too large page number into a valid page.
+    page = Paginator(identities, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "page_range": page.paginator.get_elided_page_range(page.number),
+        "query": query,
+    }
+    return render(request, "identities/list.html", context)
 
 
+@require_http_methods(["GET", "POST"])
 def identity_create(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("create")
+    form = IdentityCreateForm(request.POST) if request.method == "POST" else IdentityCreateForm()
+    if form.is_bound and form.is_valid():
+        try:
+            identity, _ = services.create_identity(
+                name=form.cleaned_data["name"],
+                identity_type=form.cleaned_data["identity_type"],
+                role_attributes=form.cleaned_data["role_attributes"],
+            )
+        except IdentityError as error:
+            _show_error(form, error)
+        else:
+            messages.success(request, f"Created identity {identity.name}. Its enrollment JWT is ready.")
+            return redirect("identities:detail", pk=identity.pk)
+    return render(request, "identities/create.html", {"form": form})
 
 
+@require_http_methods(["GET", "POST"])
 def identity_detail(request: HttpRequest, pk: str) -> HttpResponse:
-    return HttpResponse(get_object_or_404(Identity, pk=pk).name)
+    identity = _identity_with_state(pk)
+    if request.method == "POST":
+        form = IdentityEditForm(request.POST)
+        if form.is_valid():
+            try:
+                services.update_identity(
+                    identity,
+                    name=form.cleaned_data["name"],
+                    role_attributes=form.cleaned_data["role_attributes"],
+                )
+            except IdentityError as error:
+                _show_error(form, error)
+                # update_identity has already set the rejected name on the instance.
+                identity = _identity_with_state(pk)
+            else:
+                messages.success(request, f"Saved identity {identity.name}.")
+                return redirect("identities:detail", pk=identity.pk)
+    else:
+        form = IdentityEditForm(initial={"name": identity.name, "role_attributes": identity.role_attributes})
+    context = {
+        "identity": identity,
+        "form": form,
+        "enrollments": identity.enrollments.select_related("ca"),
+        "authenticators": identity.authenticators.select_related("ca"),
+    }
+    return render(request, "identities/detail.html", context)
 
 
+@require_POST
+def identity_set_disabled(request: HttpRequest, pk: str, disabled: bool) -> HttpResponse:
+    identity = services.set_identity_disabled(get_object_or_404(Identity, pk=pk), disabled)
+    if disabled:
+        messages.success(request, f"Disabled identity {identity.name}: it can no longer authenticate.")
+    else:
+        messages.success(request, f"Enabled identity {identity.name}.")
+    return redirect("identities:detail", pk=identity.pk)
+
+
+# The JWT is a bearer credential until redeemed: no cache may keep a copy.
+@never_cache
+@require_safe
 def identity_jwt(request: HttpRequest, pk: str) -> HttpResponse:
     identity = get_object_or_404(Identity, pk=pk)
-    return HttpResponse(enrollment_jwt(identity.enrollments.pending().get()))
+    enrollment = identity.enrollments.pending().select_related("identity").first()
+    if enrollment is None:
+        raise Http404("this identity has no pending enrollment")
+    response = HttpResponse(enrollment_jwt(enrollment), content_type="application/jwt")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{identity.name}.jwt"
+    )
+    return response
 
 
+@require_http_methods(["GET", "POST"])
 def identity_delete(request: HttpRequest, pk: str) -> HttpResponse:
-    return HttpResponse("delete")
+    identity = _identity_with_state(pk)
+    if request.method == "POST":
+        services.delete_identity(identity)
+        messages.success(request, f"Deleted identity {identity.name}.")
+        return redirect("identities:list")
+    context = {
+        "identity": identity,
+        "authenticator_count": identity.authenticators.count(),
+    }
+    return render(request, "identities/confirm_delete.html", context)
