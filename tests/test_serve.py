@@ -3,85 +3,21 @@
 from __future__ import annotations
 
 import http.client
-import json
-import os
 import re
-import signal
-import socket
 import sqlite3
 import ssl
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import make_ca, write_cert_and_key
+from tests.servers import ServerProcess, free_port, manage, register_verified_ca, serving
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def serving(data_dir: Path, port: int, **extra_env: str) -> Iterator[subprocess.Popen[str]]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("ZITI_", "DJANGO_"))}
-    env = {
-        **inherited,
-        "DJANGO_SETTINGS_MODULE": "ziticonsole.settings",
-        "ZITI_DATA_DIR": str(data_dir),
-        "ZITI_CTRL_PORT": str(port),
-        **extra_env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_until_serving(port, process)
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_serving(port: int, process: subprocess.Popen[str]) -> None:
-    context = ssl._create_unverified_context()  # noqa: S323 - only to see that it is up
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited early: {process.stderr.read()[-2000:]}")
-        connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
-        try:
-            connection.request("GET", "/version")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-        finally:
-            connection.close()
-    raise AssertionError("serve did not answer within 60 s")
-
-
-def stdout_so_far(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    out, _err = process.communicate(timeout=20)
-    return out
+def stdout_so_far(server: ServerProcess) -> str:
+    return server.stop()
 
 
 def root_ca_fingerprint(data_dir: Path) -> bytes:
@@ -117,18 +53,7 @@ def test_a_restart_keeps_the_pki_and_the_data_and_does_not_repeat_the_password(t
     with serving(data_dir, port) as process:
         stdout_so_far(process)
     root_before = root_ca_fingerprint(data_dir)
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "ziticonsole.settings",
-        "ZITI_DATA_DIR": str(data_dir),
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "create_identity", "device", "kept"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    manage(data_dir, "create_identity", "device", "kept")
 
     with serving(data_dir, port) as process:
         out = stdout_so_far(process)
@@ -205,49 +130,13 @@ def worker_pids(parent: int) -> list[int]:
 
 
 def test_workers_share_the_port_and_all_trust_a_ca_added_a_moment_ago(tmp_path: Path):
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    from tests.helpers import make_ca, write_cert_and_key
 
     data_dir, port = tmp_path / "var", free_port()
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "ziticonsole.settings",
-        "ZITI_DATA_DIR": str(data_dir),
-    }
     fleet = make_ca("Fleet CA")
-    (tmp_path / "ca.pem").write_text(fleet.pem)
 
     with serving(data_dir, port, ZITI_WORKERS="2") as process:
         assert len(worker_pids(process.pid)) == 2
-        created = subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "create_ca",
-                "Fleet",
-                "--cert",
-                str(tmp_path / "ca.pem"),
-                "--auto-enrollment",
-                "--auth",
-                "--json",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        token = json.loads(created.stdout)["verificationToken"]
-        proof, _ = fleet.issue(token, client_auth=False)
-        (tmp_path / "proof.pem").write_bytes(proof.public_bytes(Encoding.PEM))
-        subprocess.run(
-            [sys.executable, "manage.py", "verify_ca", "Fleet", "--cert", str(tmp_path / "proof.pem")],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        register_verified_ca(data_dir, fleet, "Fleet", "--auto-enrollment", "--auth")
         cert, key = fleet.issue("sensor")
         context = ssl.create_default_context(cafile=str(data_dir / "pki" / "root-ca.crt"))
         context.load_cert_chain(*write_cert_and_key(tmp_path, "sensor", cert, key))
