@@ -61,7 +61,10 @@ class Authenticator(models.Model):
     # The third-party CA that issued the certificate; None for the internal PKI. A deleted
     # CA takes its authenticators along: their certificates are no longer trusted.
     ca = models.ForeignKey(
-        "authorities.CertificateAuthority", null=True, blank=True, on_delete=models.CASCADE,
+        "authorities.CertificateAuthority",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="authenticators",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
