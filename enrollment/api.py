@@ -96,7 +96,7 @@ class EnrollView(EnrollmentApiView):
         if method == "ca":
             name = _json_object(request).get("name")
             if name is not None and not isinstance(name, str):
-                raise errors.EnrollmentError("name must be a string")
+                raise errors.CouldNotValidate("name must be a string")
             services.enroll_with_ca(request.client_certificate, name)
             return Response(envelope({}))
         raise errors.InvalidEnrollMethod(f'"{method}" is not an enrollment method')
@@ -109,13 +109,13 @@ class EnrollView(EnrollmentApiView):
 
 
 def _csr_from(request: Request) -> str | None:
-    """The CSR from a PEM body or from `clientCsr` of a JSON object."""
+    """The CSR from a PEM body or from `clientCsr` of a JSON object; None if there is none."""
     data = request.data
     if isinstance(data, str):
         return data
-    if request.content_type and not request.content_type.startswith("application/json"):
-        raise errors.InvalidContentType(f'content type "{request.content_type}" is not supported')
-    if not hasattr(data, "get"):
+    if not data:
+        return None
+    if not isinstance(data, dict):
         raise errors.CouldNotProcessCsr("a JSON body must be an object with clientCsr")
     csr = data.get("clientCsr")
     if csr is not None and not isinstance(csr, str):
@@ -128,9 +128,11 @@ def _json_object(request: Request) -> dict[str, Any]:
     data = request.data
     if isinstance(data, str):
         raise errors.InvalidContentType(f'content type "{request.content_type}" is not supported here')
-    if not hasattr(data, "get"):
-        raise errors.EnrollmentError("the body must be a JSON object")
-    return dict(data.items())
+    if not data:
+        return {}
+    if not isinstance(data, dict):
+        raise errors.CouldNotValidate("the body must be a JSON object")
+    return data
 
 
 class CaJwtView(EnrollmentApiView):

@@ -29,6 +29,11 @@ class EnrollmentError(Exception):
         super().__init__(self.message)
 
 
+class CouldNotValidate(EnrollmentError):
+    code = "COULD_NOT_VALIDATE"
+    default_message = "the request is not valid"
+
+
 class InvalidEnrollmentToken(EnrollmentError):
     code = "INVALID_ENROLLMENT_TOKEN"
     default_message = "the enrollment token is not valid"

@@ -217,7 +217,7 @@ def enroll_with_ca(certificate: x509.Certificate | None, requested_name: str | N
         except IntegrityError:
             # Another enrollment took the same name between our look and our insert.
             continue
-    raise errors.EnrollmentError("could not find a free identity name; try again")
+    raise errors.CouldNotValidate("could not find a free identity name; try again")
 
 
 def ca_enrollment_jwt(ca: CertificateAuthority) -> str:

@@ -285,6 +285,22 @@ def test_a_bad_csr_is_refused_and_leaves_the_token_usable(controller, enrollment
     assert_token_still_usable(controller, enrollment)
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json", None])
+def test_an_empty_body_is_no_csr(controller, enrollment, content_type):
+    reply = enroll(controller, enrollment.token, b"", content_type=content_type)
+
+    assert (reply.status, reply.error_code) == (400, "COULD_NOT_PROCESS_CSR")
+    assert_token_still_usable(controller, enrollment)
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"just a string"', '{"clientCsr": 5}'])
+def test_json_that_is_not_an_object_with_a_csr_is_refused(controller, enrollment, body):
+    reply = enroll(controller, enrollment.token, body, content_type="application/json")
+
+    assert (reply.status, reply.error_code) == (400, "COULD_NOT_PROCESS_CSR")
+    assert_token_still_usable(controller, enrollment)
+
+
 def test_a_json_body_without_client_csr_is_refused(controller, enrollment):
     reply = enroll(controller, enrollment.token, json.dumps({"name": "x"}), content_type="application/json")
 

@@ -302,7 +302,27 @@ def test_auto_enrollment_refuses_a_non_string_name(controller, fleet, device):
         headers={"Content-Type": "application/json"},
     )
 
-    assert reply.status == 400
+    assert (reply.status, reply.error_code) == (400, "COULD_NOT_VALIDATE")
+    assert not Identity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "code"),
+    [
+        ("[1]", "application/json", "COULD_NOT_VALIDATE"),
+        ("{bad", "application/json", "COULD_NOT_PARSE_BODY"),
+        ("x", "text/plain", "INVALID_CONTENT_TYPE"),
+        ("x", "application/xml", "INVALID_CONTENT_TYPE"),
+    ],
+)
+def test_auto_enrollment_refuses_a_malformed_body(controller, fleet, device, body, content_type, code):
+    register(fleet)
+
+    reply = post(
+        controller, "/enroll?method=ca", client=device[1], body=body, headers={"Content-Type": content_type}
+    )
+
+    assert (reply.status, reply.error_code) == (400, code)
     assert not Identity.objects.exists()
 
 
