@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from authorities.models import CertificateAuthority
 from enrollment import errors, services
+from enrollment.middleware import client_certificate_of
 from enrollment.models import ApiSession
 from enrollment.parsers import AnyContentNegotiation, PemCsrParser, PemFileParser, Pkcs10Parser
 
@@ -91,13 +92,13 @@ class EnrollView(EnrollmentApiView):
             return self._enroll_ott(request)
         if method == "ottca":
             _json_object(request)  # no body is needed, but a malformed one is refused
-            services.redeem_ottca(request.query_params.get("token"), request.client_certificate)
+            services.redeem_ottca(request.query_params.get("token"), client_certificate_of(request))
             return Response(envelope({}))
         if method == "ca":
             name = _json_object(request).get("name")
             if name is not None and not isinstance(name, str):
                 raise errors.CouldNotValidate("name must be a string")
-            services.enroll_with_ca(request.client_certificate, name)
+            services.enroll_with_ca(client_certificate_of(request), name)
             return Response(envelope({}))
         raise errors.InvalidEnrollMethod(f'"{method}" is not an enrollment method')
 
@@ -173,7 +174,7 @@ class AuthenticateView(EnrollmentApiView):
         method = request.query_params.get("method", "")
         if method != "cert":
             raise errors.InvalidAuth(f'authentication method "{method}" is not supported; use cert')
-        opened = services.authenticate_with_certificate(request.client_certificate)
+        opened = services.authenticate_with_certificate(client_certificate_of(request))
         response = Response(envelope(_session_data(opened, opened.session)))
         response["zt-session"] = opened.token
         return response

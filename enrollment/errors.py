@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 class EnrollmentError(Exception):
     code = "UNHANDLED"
-    status = status.HTTP_400_BAD_REQUEST
+    status: int = status.HTTP_400_BAD_REQUEST
     default_message = "the request could not be processed"
 
     def __init__(self, message: str | None = None, cause: dict[str, Any] | None = None) -> None:

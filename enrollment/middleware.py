@@ -57,6 +57,11 @@ def _certificate_from(request: HttpRequest) -> x509.Certificate | None:
         return None
 
 
+def client_certificate_of(request: object) -> x509.Certificate | None:
+    """The certificate the middleware found; works on Django and DRF requests alike."""
+    return getattr(request, "client_certificate", None)
+
+
 def client_certificate(
     get_response: Callable[[HttpRequest], HttpResponse],
 ) -> Callable[[HttpRequest], HttpResponse]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 
 from enrollment.csr import MAX_CSR_BYTES
 from enrollment.errors import CouldNotProcessCsr
@@ -16,7 +19,10 @@ class PemCsrParser(BaseParser):
 
     media_type = "text/plain"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> str:
+    # DRF passes whatever a parser returns on as request.data; a str marks a PEM body.
+    def parse(  # type: ignore[override]
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> str:
         body = stream.read(MAX_CSR_BYTES + 1)
         if len(body) > MAX_CSR_BYTES:
             raise CouldNotProcessCsr("the CSR is too large")
@@ -41,5 +47,8 @@ class AnyContentNegotiation(DefaultContentNegotiation):
     application/x-pem-file, which the C SDK may do.
     """
 
-    def select_renderer(self, request: Any, renderers: list[Any], format_suffix: str | None = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type

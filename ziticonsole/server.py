@@ -29,7 +29,7 @@ class MutualTLSAdapter(BuiltinSSLAdapter):
         self.trust_store = trust_store
         self.context = trust_store.base_context
         self.certificate = self.private_key = self.certificate_chain = self.ciphers = None
-        self._server_env = {}
+        self._server_env: dict[str, Any] = {}
 
     def wrap(self, sock: Any) -> tuple[ssl.SSLSocket, dict[str, Any]]:
         return self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True), {}
@@ -100,7 +100,7 @@ class TLSConnection(cheroot_server.HTTPConnection):
 class MutualTLSGateway(wsgi.Gateway_10):
     """Puts the verified client leaf into the WSGI environ, as mod_ssl names it."""
 
-    def get_environ(self) -> dict[str, Any]:
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # cheroot annotates None
         environ = super().get_environ()
         environ["wsgi.url_scheme"] = "https"
         environ["HTTPS"] = "on"

@@ -25,7 +25,7 @@ ZITI_CTRL_BIND = env.str("ZITI_CTRL_BIND", "127.0.0.1")
 ZITI_CTRL_LISTEN_PORT = env.int("ZITI_CTRL_LISTEN_PORT", ZITI_CTRL_PORT)
 # Addresses (or networks) of TLS-terminating proxies allowed to forward the client
 # certificate in ZITI_CLIENT_CERT_HEADER; from anyone else that header is ignored.
-ZITI_TRUSTED_PROXIES = env.list("ZITI_TRUSTED_PROXIES", [])
+ZITI_TRUSTED_PROXIES: list[str] = env.list("ZITI_TRUSTED_PROXIES", [])
 ZITI_CLIENT_CERT_HEADER = env.str("ZITI_CLIENT_CERT_HEADER", "X-Client-Cert")
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)

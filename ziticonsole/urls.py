@@ -13,4 +13,5 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("identities/", include("identities.urls")),
+    path("certificate-authorities/", include("authorities.urls")),
 ]

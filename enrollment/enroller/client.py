@@ -111,7 +111,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         super().connect()
-        if self.sock.getpeercert(binary_form=True) != self._pinned_der:  # type: ignore[union-attr]
+        if self.sock.getpeercert(binary_form=True) != self._pinned_der:
             self.close()
             raise ControllerNotTrusted(
                 "the controller presented a different certificate than the one that verified the JWT"
