@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from authorities.models import CertificateAuthority
 from identities.models import IdentityType
 from identities.services import MAX_NAME_LENGTH
 
@@ -42,6 +43,17 @@ class IdentityCreateForm(forms.Form):
         help_text="Fixed once the identity exists.",
     )
     role_attributes = RoleAttributesField()
+    # Only CAs a device could enroll with right now: verified, with OTT CA enrollment on.
+    ca = forms.ModelChoiceField(
+        label="Certificate authority",
+        queryset=CertificateAuthority.objects.verified().filter(is_ott_ca_enrollment_enabled=True),
+        required=False,
+        empty_label="None: a certificate from the internal PKI",
+        help_text=(
+            "With a CA, the device enrolls with a certificate that CA issued (OTT CA enrollment). "
+            "Only verified CAs with OTT CA enrollment on are offered."
+        ),
+    )
 
 
 class IdentityEditForm(forms.Form):

@@ -55,6 +55,7 @@ def identity_create(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 identity_type=form.cleaned_data["identity_type"],
                 role_attributes=form.cleaned_data["role_attributes"],
+                ca=form.cleaned_data["ca"],
             )
         except IdentityError as error:
             _show_error(form, error)

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.console.conftest import IdentityFactory
+from tests.console.test_ca_views import pem_of, registered_ca, verified
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 UNLABELLED_INPUTS = {"hidden", "submit", "button", "reset", "image"}
@@ -179,6 +180,36 @@ def test_the_identity_pages_are_well_formed(signed_in: Client, make_identity: Id
     }
     for state, identity in identities.items():
         pages[f"{state} detail"] = signed_in.get(reverse("identities:detail", args=[identity.pk]))
+
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert problems_of(response.content.decode()) == [], name
+
+
+def test_the_ca_pages_are_well_formed(signed_in: Client) -> None:
+    pages = {"empty list": signed_in.get(reverse("authorities:list"))}
+    unverified, fleet = registered_ca("Fleet CA", ott_ca_enrollment=True, identity_roles=["edge", "lab"])
+    auto = verified(*registered_ca("Plant CA", auto_ca_enrollment=True, ott_ca_enrollment=True))
+    plain = verified(*registered_ca("Office CA"))
+    wrong_cn = pem_of(fleet.issue("someone-else", client_auth=False)[0])
+    pages |= {
+        "list": signed_in.get(reverse("authorities:list")),
+        "create": signed_in.get(reverse("authorities:create")),
+        "create with field errors": signed_in.post(
+            reverse("authorities:create"), {"name": "Fleet CA", "certificate_pem": "garbage"}
+        ),
+        "create without a certificate": signed_in.post(reverse("authorities:create"), {"name": "x"}),
+        "unverified detail": signed_in.get(reverse("authorities:detail", args=[unverified.pk])),
+        "failed verification": signed_in.post(
+            reverse("authorities:verify", args=[unverified.pk]), {"certificate_pem": wrong_cn}
+        ),
+        "verified detail with auto enrollment": signed_in.get(reverse("authorities:detail", args=[auto.pk])),
+        "verified detail": signed_in.get(reverse("authorities:detail", args=[plain.pk])),
+        "edit": signed_in.get(reverse("authorities:edit", args=[auto.pk])),
+        "edit with errors": signed_in.post(reverse("authorities:edit", args=[auto.pk]), {"name": "Fleet CA"}),
+        "delete": signed_in.get(reverse("authorities:delete", args=[auto.pk])),
+        "identity create with CAs": signed_in.get(reverse("identities:create")),
+    }
 
     for name, response in pages.items():
         assert response.status_code == 200, name

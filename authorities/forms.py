@@ -1,0 +1,143 @@
+"""Console forms for third-party CAs. They check the shape of input only; whether a
+certificate is a usable CA, or proves possession, is for authorities.services to say."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from authorities.certificates import MAX_PEM_BYTES
+from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT
+from authorities.services import NAME_FORMAT_PLACEHOLDERS
+from identities.forms import RoleAttributesField
+
+PEM_PLACEHOLDER = "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----"
+
+
+class _ServiceErrorsForm(forms.Form):
+    # The input a services error about "certificate" belongs under, if the form has one.
+    certificate_field: str | None = None
+
+    def add_service_error(self, field: str | None, message: str) -> None:
+        """Show a CertificateAuthorityError where it belongs: under the field it names."""
+        if field == "certificate":
+            field = self.certificate_field
+        self.add_error(field if field in self.fields else None, message)
+
+
+class CertificateUploadForm(_ServiceErrorsForm):
+    """One PEM certificate, as a file or pasted: exactly one of the two.
+
+    After validation, cleaned_data["certificate"] holds what was given, as bytes or text,
+    and `certificate_field` names the input it came from, so that an error the services
+    raise about the certificate lands under the input the admin used.
+    """
+
+    certificate_file = forms.FileField(
+        label="PEM file",
+        required=False,
+        widget=forms.FileInput(attrs={"accept": ".pem,.crt,.cer,application/x-pem-file"}),
+    )
+    certificate_pem = forms.CharField(
+        label="Or paste the PEM",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 6,
+                "class": "font-monospace small",
+                "spellcheck": "false",
+                "placeholder": PEM_PLACEHOLDER,
+            }
+        ),
+    )
+    certificate_field = "certificate_pem"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        upload = cleaned.get("certificate_file")
+        pasted = (cleaned.get("certificate_pem") or "").strip()
+        if upload and pasted:
+            raise forms.ValidationError("Upload a file or paste the PEM, not both.", code="both")
+        if not upload and not pasted:
+            if not self.has_error("certificate_file"):
+                raise forms.ValidationError("Upload a PEM file or paste the PEM.", code="missing")
+            return cleaned
+        if upload:
+            # One byte over the limit is enough for the services to say "too large";
+            # reading the whole of a huge upload would only cost memory.
+            cleaned["certificate"] = upload.read(MAX_PEM_BYTES + 1)
+            self.certificate_field = "certificate_file"
+        else:
+            cleaned["certificate"] = pasted
+            self.certificate_field = "certificate_pem"
+        return cleaned
+
+
+class CertificateAuthoritySettingsForm(_ServiceErrorsForm):
+    """Name, flags, roles and name format: what an admin may set and change on a CA."""
+
+    name = forms.CharField(max_length=255)
+    is_ott_ca_enrollment_enabled = forms.BooleanField(
+        label="OTT CA enrollment",
+        required=False,
+        help_text="Identities created for this CA enroll with a one-time token and a certificate it issued.",
+    )
+    is_auto_ca_enrollment_enabled = forms.BooleanField(
+        label="Auto enrollment",
+        required=False,
+        help_text="Any device with a certificate from this CA may enroll itself with the CA's JWT.",
+    )
+    is_auth_enabled = forms.BooleanField(
+        label="Authentication",
+        required=False,
+        help_text="Certificates from this CA may authenticate their identities.",
+    )
+    identity_roles = RoleAttributesField(
+        label="Identity roles",
+        help_text="Comma-separated role attributes given to identities that enroll automatically.",
+    )
+    identity_name_format = forms.CharField(
+        max_length=255,
+        required=False,
+        initial=DEFAULT_IDENTITY_NAME_FORMAT,
+        help_text=(
+            "How auto-enrolled identities are named. Placeholders: "
+            + ", ".join(NAME_FORMAT_PLACEHOLDERS)
+            + f". Empty means {DEFAULT_IDENTITY_NAME_FORMAT}."
+        ),
+    )
+
+    def service_arguments(self) -> dict[str, Any]:
+        """The cleaned values under the keyword names the services take."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "ott_ca_enrollment": data["is_ott_ca_enrollment_enabled"],
+            "auto_ca_enrollment": data["is_auto_ca_enrollment_enabled"],
+            "auth_enabled": data["is_auth_enabled"],
+            "identity_roles": data["identity_roles"],
+            "identity_name_format": data["identity_name_format"],
+        }
+
+
+class CertificateAuthorityCreateForm(CertificateAuthoritySettingsForm, CertificateUploadForm):
+    field_order = [
+        "name",
+        "certificate_file",
+        "certificate_pem",
+        "is_ott_ca_enrollment_enabled",
+        "is_auto_ca_enrollment_enabled",
+        "is_auth_enabled",
+        "identity_roles",
+        "identity_name_format",
+    ]
+
+
+class CertificateAuthorityEditForm(CertificateAuthoritySettingsForm):
+    """Everything but the certificate, which a CA keeps for life."""
+
+
+class VerificationForm(CertificateUploadForm):
+    """The proof-of-possession certificate: CN = the token, signed by the CA's key."""

@@ -1,0 +1,155 @@
+"""Console pages for third-party CAs: validate the input, call authorities.services, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from authorities import services
+from authorities.forms import CertificateAuthorityCreateForm, CertificateAuthorityEditForm, VerificationForm
+from authorities.models import CertificateAuthority
+from authorities.services import CertificateAuthorityError
+from enrollment.errors import EnrollmentCaNotValid
+from enrollment.models import Enrollment
+from enrollment.services import ca_enrollment_jwt
+
+
+def _certificate_facts(ca: CertificateAuthority) -> dict[str, Any]:
+    """What the detail page shows of the CA certificate, read from the stored PEM."""
+    cert = ca.certificate
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": format(cert.serial_number, "x"),
+        "not_before": cert.not_valid_before_utc,
+        "not_after": cert.not_valid_after_utc,
+        # The CA was within its dates when added; it may have expired since.
+        "is_expired": cert.not_valid_after_utc <= timezone.now(),
+    }
+
+
+def _detail_page(
+    request: HttpRequest, ca: CertificateAuthority, verification_form: VerificationForm | None = None
+) -> HttpResponse:
+    context: dict[str, Any] = {"ca": ca, "certificate": _certificate_facts(ca)}
+    if not ca.is_verified:
+        context["recipe"] = services.verification_recipe(ca)
+        context["verification_form"] = verification_form or VerificationForm()
+    return render(request, "authorities/detail.html", context)
+
+
+@require_safe
+def ca_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "authorities/list.html", {"cas": CertificateAuthority.objects.all()})
+
+
+@require_http_methods(["GET", "POST"])
+def ca_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = CertificateAuthorityCreateForm(request.POST, request.FILES)
+    else:
+        form = CertificateAuthorityCreateForm()
+    if form.is_bound and form.is_valid():
+        try:
+            ca = services.create_certificate_authority(
+                certificate_pem=form.cleaned_data["certificate"], **form.service_arguments()
+            )
+        except CertificateAuthorityError as error:
+            form.add_service_error(error.field, str(error))
+        else:
+            messages.success(request, f"Added CA {ca.name}. Verify it to prove that you hold its key.")
+            return redirect("authorities:detail", pk=ca.pk)
+    return render(request, "authorities/create.html", {"form": form})
+
+
+@require_safe
+def ca_detail(request: HttpRequest, pk: str) -> HttpResponse:
+    return _detail_page(request, get_object_or_404(CertificateAuthority, pk=pk))
+
+
+@require_POST
+def ca_verify(request: HttpRequest, pk: str) -> HttpResponse:
+    ca = get_object_or_404(CertificateAuthority, pk=pk)
+    form = VerificationForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.verify_certificate_authority(ca, form.cleaned_data["certificate"])
+        except CertificateAuthorityError as error:
+            ca.refresh_from_db()
+            if ca.is_verified:
+                # Verified meanwhile (another tab, another admin): the page has no form
+                # left to show the error under.
+                messages.error(request, f"CA {ca.name} is verified already: {error}.")
+                return redirect("authorities:detail", pk=ca.pk)
+            form.add_service_error(error.field, str(error))
+        else:
+            messages.success(request, f"Verified CA {ca.name}.")
+            return redirect("authorities:detail", pk=ca.pk)
+    return _detail_page(request, ca, form)
+
+
+@require_http_methods(["GET", "POST"])
+def ca_edit(request: HttpRequest, pk: str) -> HttpResponse:
+    ca = get_object_or_404(CertificateAuthority, pk=pk)
+    if request.method == "POST":
+        form = CertificateAuthorityEditForm(request.POST)
+        if form.is_valid():
+            try:
+                services.update_certificate_authority(ca, **form.service_arguments())
+            except CertificateAuthorityError as error:
+                form.add_service_error(error.field, str(error))
+                # The service may have set rejected values on the instance already.
+                ca = get_object_or_404(CertificateAuthority, pk=pk)
+            else:
+                messages.success(request, f"Saved CA {ca.name}.")
+                return redirect("authorities:detail", pk=ca.pk)
+    else:
+        form = CertificateAuthorityEditForm(
+            initial={
+                "name": ca.name,
+                "is_ott_ca_enrollment_enabled": ca.is_ott_ca_enrollment_enabled,
+                "is_auto_ca_enrollment_enabled": ca.is_auto_ca_enrollment_enabled,
+                "is_auth_enabled": ca.is_auth_enabled,
+                "identity_roles": ca.identity_roles,
+                "identity_name_format": ca.identity_name_format,
+            }
+        )
+    return render(request, "authorities/edit.html", {"ca": ca, "form": form})
+
+
+# A cache must not keep handing out the JWT after auto enrollment is turned off.
+@never_cache
+@require_safe
+def ca_jwt(request: HttpRequest, pk: str) -> HttpResponse:
+    ca = get_object_or_404(CertificateAuthority, pk=pk)
+    try:
+        token = ca_enrollment_jwt(ca)
+    except EnrollmentCaNotValid as error:
+        raise Http404(str(error)) from error
+    response = HttpResponse(token, content_type="application/jwt")
+    # Never None with as_attachment=True; the fallback only satisfies the type.
+    disposition = content_disposition_header(as_attachment=True, filename=f"{ca.name}.jwt")
+    response["Content-Disposition"] = disposition or "attachment"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def ca_delete(request: HttpRequest, pk: str) -> HttpResponse:
+    ca = get_object_or_404(CertificateAuthority, pk=pk)
+    if request.method == "POST":
+        services.delete_certificate_authority(ca)
+        messages.success(request, f"Deleted CA {ca.name}.")
+        return redirect("authorities:list")
+    context = {
+        "ca": ca,
+        "authenticator_count": ca.authenticators.count(),
+        "pending_enrollment_count": Enrollment.objects.filter(ca=ca).pending().count(),
+    }
+    return render(request, "authorities/confirm_delete.html", context)
