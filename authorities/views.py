@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -19,6 +18,7 @@ from authorities.services import CertificateAuthorityError
 from enrollment.errors import EnrollmentCaNotValid
 from enrollment.models import Enrollment
 from enrollment.services import ca_enrollment_jwt
+from ziticonsole.responses import jwt_download
 
 
 def _certificate_facts(ca: CertificateAuthority) -> dict[str, Any]:
@@ -133,11 +133,7 @@ def ca_jwt(request: HttpRequest, pk: str) -> HttpResponse:
         token = ca_enrollment_jwt(ca)
     except EnrollmentCaNotValid as error:
         raise Http404(str(error)) from error
-    response = HttpResponse(token, content_type="application/jwt")
-    # Never None with as_attachment=True; the fallback only satisfies the type.
-    disposition = content_disposition_header(as_attachment=True, filename=f"{ca.name}.jwt")
-    response["Content-Disposition"] = disposition or "attachment"
-    return response
+    return jwt_download(token, ca.name)
 
 
 @require_http_methods(["GET", "POST"])

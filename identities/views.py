@@ -7,7 +7,6 @@ from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -17,6 +16,7 @@ from identities.errors import IdentityError, IdentityNameTaken
 from identities.forms import IdentityCreateForm, IdentityEditForm
 from identities.models import Identity
 from identities.querysets import with_enrollment_state
+from ziticonsole.responses import jwt_download
 
 PAGE_SIZE = 50
 
@@ -113,11 +113,7 @@ def identity_jwt(request: HttpRequest, pk: str) -> HttpResponse:
     enrollment = identity.enrollments.pending().select_related("identity").first()
     if enrollment is None:
         raise Http404("this identity has no pending enrollment")
-    response = HttpResponse(enrollment_jwt(enrollment), content_type="application/jwt")
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"{identity.name}.jwt"
-    )
-    return response
+    return jwt_download(enrollment_jwt(enrollment), identity.name)
 
 
 @require_http_methods(["GET", "POST"])
