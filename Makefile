@@ -29,6 +29,8 @@ run: $(RUN_DEPS)
 ## test: the whole suite (browser tests need /usr/bin/chromium)
 test: $(DEV_DEPS)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -42,6 +44,8 @@ bench: $(DEV_DEPS)
 
 lint: $(DEV_DEPS)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(DEV_DEPS)
 	$(BIN)/ruff check --fix .
