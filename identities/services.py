@@ -92,7 +92,9 @@ def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[
         with transaction.atomic():
             identity.save(update_fields=["name", "role_attributes", "updated_at"])
     except IntegrityError as exc:
-        raise IdentityNameTaken(identity.name) from exc
+        taken = identity.name
+        identity.refresh_from_db()  # the caller keeps an object that matches the database
+        raise IdentityNameTaken(taken) from exc
     return identity
 
 
@@ -107,3 +109,86 @@ def delete_identity(identity: Identity) -> None:
     """Delete an identity with its authenticators and enrollments, in one transaction."""
     with transaction.atomic():
         identity.delete()
+
+
+def seed_identity_names(count: int, prefix: str) -> list[str]:
+    """The names seed_identities gives: `<prefix>-<k>` for k = 1..count.
+
+    Not zero-padded, so `seed-7` is the same name whichever count made it, and a second
+    run over the same prefix collides instead of quietly making `seed-07`.
+
+    Raises InvalidIdentity for a count below 1 or a prefix that makes a bad name.
+    """
+    if count <= 0:
+        raise InvalidIdentity("the number of identities to seed must be positive")
+    prefix = prefix.strip()
+    if not prefix:
+        raise InvalidIdentity("the name prefix may not be empty")
+    # The longest name stands for all of them.
+    _validated_name(f"{prefix}-{count}")
+    return [f"{prefix}-{k}" for k in range(1, count + 1)]
+
+
+def seed_identities(
+    count: int,
+    *,
+    prefix: str = "seed",
+    enrollment_minutes: int | None = None,
+    batch_size: int = 2000,
+) -> list[Enrollment]:
+    """Create `count` Device identities named by seed_identity_names, each with a pending
+    ott enrollment, for load tests and demos at scale.
+
+    Rows go in with bulk_create, `batch_size` at a time, instead of create_identity's
+    two INSERTs per identity. Ids, tokens and expiry follow create_identity: model
+    defaults evaluated per object, valid `enrollment_minutes` (default
+    ZITI_ENROLLMENT_DURATION).
+
+    All or nothing: every batch runs inside one transaction, so either all `count`
+    identities and their enrollments exist afterwards or none does. Raises
+    InvalidIdentity for a bad count, prefix, duration or batch size, and
+    IdentityNameTaken (naming a taken name) when any of the names exists already.
+    Returns the enrollments in name order with their identity attached, ready for
+    enrollment_jwt.
+    """
+    names = seed_identity_names(count, prefix)
+    if batch_size <= 0:
+        raise InvalidIdentity("the batch size must be positive")
+    minutes = settings.ZITI_ENROLLMENT_DURATION if enrollment_minutes is None else enrollment_minutes
+    if minutes <= 0:
+        raise InvalidIdentity("the enrollment duration must be a positive number of minutes")
+    stem = names[0].rsplit("-", 1)[0] + "-"
+
+    def first_taken() -> str | None:
+        # A prefix query, not an IN list of `count` names: that would overflow SQLite's
+        # limit on query parameters.
+        taken = set(Identity.objects.filter(name__startswith=stem).values_list("name", flat=True))
+        return next((name for name in names if name in taken), None)
+
+    expires_at = timezone.now() + dt.timedelta(minutes=minutes)
+    enrollments: list[Enrollment] = []
+    try:
+        with transaction.atomic():
+            clash = first_taken()
+            if clash is not None:
+                raise IdentityNameTaken(clash)
+            for start in range(0, count, batch_size):
+                # Model defaults (new_id, new_token, timezone.now) run once per object here.
+                identities = [
+                    Identity(name=name, identity_type=IdentityType.DEVICE)
+                    for name in names[start : start + batch_size]
+                ]
+                batch = [
+                    Enrollment(identity=identity, method=EnrollmentMethod.OTT, expires_at=expires_at)
+                    for identity in identities
+                ]
+                Identity.objects.bulk_create(identities, batch_size=batch_size)
+                Enrollment.objects.bulk_create(batch, batch_size=batch_size)
+                enrollments.extend(batch)
+    except IntegrityError as exc:
+        # The unique index is the arbiter: a concurrent writer took a name after our look.
+        clash = first_taken()
+        if clash is not None:
+            raise IdentityNameTaken(clash) from exc
+        raise
+    return enrollments

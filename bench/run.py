@@ -1,0 +1,174 @@
+"""One benchmark run: every scenario on SQLite, then on PostgreSQL when it is reachable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench import scenarios
+from bench.config import BenchConfig
+from bench.controller import Deployment, ServerProcess
+from bench.postgres import (
+    PostgresUnavailable,
+    create_bench_database,
+    database_name,
+    drop_bench_database,
+    redacted,
+)
+
+
+def progress(message: str) -> None:
+    print(f"{dt.datetime.now():%H:%M:%S} {message}", file=sys.stderr, flush=True)
+
+
+class DatabaseRun:
+    """All scenarios against one database, each server on the same data directory."""
+
+    def __init__(self, config: BenchConfig, label: str, database_url: str | None, workdir: Path) -> None:
+        self.config, self.label, self.workdir = config, label, workdir
+        self.deployment = Deployment(
+            data_dir=workdir / "var", database_url=database_url, admin_password=secrets.token_urlsafe(24)
+        )
+        self.server: ServerProcess | None = None
+        self.supply: scenarios.OttSupply | None = None
+
+    def say(self, message: str) -> None:
+        progress(f"[{self.label}] {message}")
+
+    @contextmanager
+    def serving(self, workers: int) -> Iterator[ServerProcess]:
+        self.say(f"starting manage.py serve with ZITI_WORKERS={workers}")
+        with ServerProcess(self.deployment, workers, self.config.server_threads) as server:
+            self.server = server
+            scenarios.warm_up(server)
+            if self.supply is None:
+                # After the first start: serve has migrated the database and made the PKI.
+                count = self.config.ott_tokens_needed
+                self.say(f"seeding {count} identities with JWTs for ott enrollment")
+                self.supply = scenarios.seed_ott_enrollments(self.deployment, count, self.workdir / "jwt")
+            yield server
+
+    def run(self) -> dict[str, Any]:
+        config = self.config
+        result: dict[str, Any] = {"status": "running", "server_threads": config.server_threads}
+        worker_runs = []
+        # The main server last, so it can also serve its own workers measurement.
+        order = [w for w in dict.fromkeys(config.worker_counts) if w != config.workers] + [config.workers]
+        for workers in order:
+            with self.serving(workers) as server:
+                assert self.supply is not None
+                if workers in config.worker_counts:
+                    self.say(f"workers={workers}: floor and ott enrollment at c={config.workers_concurrency}")
+                    worker_runs.append(
+                        scenarios.workers_run(
+                            server,
+                            self.supply,
+                            config.workers_count,
+                            config.workers_concurrency,
+                            config.time_limit_s,
+                        )
+                    )
+                if workers == config.workers:
+                    result["server_workers"] = workers
+                    self.main_scenarios(server, result)
+        result["workers"] = {
+            "concurrency": config.workers_concurrency,
+            "count": config.workers_count,
+            "runs": sorted(worker_runs, key=lambda r: r["workers"]),
+            "gain": scenarios.workers_gain(worker_runs),
+        }
+        result["status"] = "ok"
+        return result
+
+    def main_scenarios(self, server: ServerProcess, result: dict[str, Any]) -> None:
+        config = self.config
+        assert self.supply is not None
+        self.say(f"floor and ott enrollment at concurrency {', '.join(map(str, config.concurrency))}")
+        result.update(
+            scenarios.enrollment_levels(server, self.supply, config.level_counts, config.time_limit_s)
+        )
+        self.say(f"auto enrollment of {config.auto} devices at c={config.auto_concurrency}")
+        result["auto_enrollment"] = scenarios.auto_enrollment(
+            server, config.auto, config.auto_concurrency, config.time_limit_s, self.workdir
+        )
+        self.say(f"console with {config.console_identities} more identities")
+        result["console"] = scenarios.console_at_scale(
+            server, config.console_identities, config.console_repeats
+        )
+
+
+def run_database(config: BenchConfig, label: str, database_url: str | None) -> dict[str, Any]:
+    """Every scenario on one database; a failure is recorded, not raised."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"ziti-bench-{label}-"))
+    database_run = DatabaseRun(config, label, database_url, workdir)
+    started = time.perf_counter()
+    try:
+        result = database_run.run()
+    except Exception as exc:
+        database_run.say(f"FAILED: {exc}")
+        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        if database_run.server is not None:
+            result["server_log_tail"] = database_run.server.log_tail()
+    finally:
+        # Keys, JWTs and device keys of this run: nobody needs them afterwards.
+        shutil.rmtree(workdir, ignore_errors=True)
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def run_postgres(config: BenchConfig) -> dict[str, Any]:
+    if not config.postgres:
+        return {"status": "skipped", "reason": "--no-postgres"}
+    try:
+        url = create_bench_database(config.postgres_url)
+    except PostgresUnavailable as exc:
+        progress(f"[postgresql] skipped: {exc}")
+        return {"status": "skipped", "reason": f"PostgreSQL unreachable: {exc}"}
+    progress(f"[postgresql] fresh database {redacted(url)}")
+    try:
+        result = run_database(config, "postgresql", url)
+    finally:
+        # Every server of the run has stopped by now, so nothing holds the database.
+        drop_error = drop_bench_database(config.postgres_url)
+    if drop_error:
+        progress(f"[postgresql] could not drop {database_name()}: {drop_error}")
+        result["drop_error"] = drop_error
+    return result
+
+
+def host_facts() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "note": "client and server processes share these CPUs",
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def run(config: BenchConfig) -> dict[str, Any]:
+    started = dt.datetime.now(dt.UTC)
+    clock = time.perf_counter()
+    results: dict[str, Any] = {
+        "benchmark": "ziti identity controller",
+        "started_at": started.isoformat(timespec="seconds"),
+        "host": host_facts(),
+        "options": config.as_json(),
+        "databases": {},
+    }
+    results["databases"]["sqlite"] = run_database(config, "sqlite", None)
+    results["databases"]["postgresql"] = run_postgres(config)
+    results["host"]["load_average_at_end"] = os.getloadavg()
+    results["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    results["wall_s"] = round(time.perf_counter() - clock, 1)
+    return results
