@@ -19,6 +19,8 @@ from authorities.truststore import TrustStore
 
 log = logging.getLogger(__name__)
 
+LISTEN_BACKLOG = 1024
+
 
 class MutualTLSAdapter(BuiltinSSLAdapter):
     """Wraps accepted sockets for TLS without doing the handshake yet."""
@@ -123,7 +125,15 @@ class ControllerServer(wsgi.Server):
         reuse_port: bool = False,
     ) -> None:
         super().__init__(
-            bind, app, numthreads=threads, timeout=30, reuse_port=reuse_port, server_name="ziti-controller"
+            bind,
+            app,
+            numthreads=threads,
+            timeout=30,
+            reuse_port=reuse_port,
+            server_name="ziti-controller",
+            # cheroot's default backlog of 5 drops SYNs when a fleet connects at once,
+            # and each drop costs the client a one-second retransmit.
+            request_queue_size=LISTEN_BACKLOG,
         )
         self.gateway = MutualTLSGateway
         self.ssl_adapter = MutualTLSAdapter(trust_store)
