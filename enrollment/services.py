@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
+import itertools
 import secrets
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from authorities.certificates import CertificateRejected, verify_client_certificate
@@ -167,18 +166,19 @@ def redeem_ottca(token: str | None, certificate: x509.Certificate | None) -> Ide
     return enrollment.identity
 
 
-def _unique_identity_name(base: str) -> str:
-    """`base`, or `base-2`, `base-3`, ... whichever is free."""
-    numbered = rf"^{re.escape(base)}-[0-9]+$"
-    taken = set(
-        Identity.objects.filter(Q(name=base) | Q(name__regex=numbered)).values_list("name", flat=True)
-    )
-    if base not in taken:
-        return base
-    counter = 2
-    while f"{base}-{counter}" in taken:
-        counter += 1
-    return f"{base}-{counter}"
+def _unique_identity_name(base: str, batch: int = 20) -> str:
+    """`base`, or `base-2`, `base-3`, ... whichever is free.
+
+    Looks candidates up by exact name, a batch at a time, so the unique index answers;
+    scanning names by pattern would read every identity while holding the write lock.
+    """
+    for start in itertools.count(1, batch):
+        candidates = [base if n == 1 else f"{base}-{n}" for n in range(start, start + batch)]
+        taken = set(Identity.objects.filter(name__in=candidates).values_list("name", flat=True))
+        free = next((name for name in candidates if name not in taken), None)
+        if free is not None:
+            return free
+    raise AssertionError("unreachable")
 
 
 def enroll_with_ca(certificate: x509.Certificate | None, requested_name: str | None) -> Identity:

@@ -462,3 +462,16 @@ def test_a_session_of_a_disabled_identity_stops_working(controller, fleet, devic
     assert get(controller, "/current-identity", headers={"zt-session": token}).status == 401
     assert get(controller, "/current-identity", headers={"zt-session": "forged"}).status == 401
     assert get(controller, "/current-identity").status == 401
+
+
+@pytest.mark.django_db
+def test_the_counter_keeps_counting_past_many_collisions(fleet):
+    from enrollment.services import enroll_with_ca
+
+    register(fleet)
+    for name in ["Fleet-twin", *(f"Fleet-twin-{n}" for n in range(2, 46))]:
+        create_identity(name=name, identity_type="device")
+
+    identity = enroll_with_ca(fleet.issue("twin")[0], None)
+
+    assert identity.name == "Fleet-twin-46"
