@@ -98,7 +98,8 @@ def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
-def _ca_key_usage() -> x509.KeyUsage:
+def ca_key_usage() -> x509.KeyUsage:
+    """What a CA certificate's key may do: sign certificates and CRLs."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
@@ -148,7 +149,7 @@ def _make_root_ca(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
         .not_valid_before(now)
         .not_valid_after(now + dt.timedelta(days=ROOT_CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(ca_key_usage(), critical=True)
         .add_extension(_ski(key.public_key()), critical=False)
         .sign(key, hashes.SHA384())
     )
@@ -169,7 +170,7 @@ def _make_signing_ca(
         .not_valid_before(now)
         .not_valid_after(min(now + dt.timedelta(days=SIGNING_CA_DAYS), root_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(ca_key_usage(), critical=True)
         .add_extension(_ski(key.public_key()), critical=False)
         .add_extension(_aki(root_cert), critical=False)
         .sign(root_key, hashes.SHA384())

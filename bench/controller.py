@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ziticonsole.probe import NotServing, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 90.0
@@ -157,22 +157,10 @@ class ServerProcess:
 
     def _wait_until_serving(self) -> None:
         assert self.process is not None
-        # Unverified only until the PKI exists: this probe proves the port is up, nothing more.
-        probe = ssl._create_unverified_context()  # noqa: S323
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve exited with {self.process.returncode}: {self.log_tail()}")
-            connection = http.client.HTTPSConnection("127.0.0.1", self.port, context=probe, timeout=5)
-            try:
-                connection.request("GET", "/version")
-                if connection.getresponse().status == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-            finally:
-                connection.close()
-        raise RuntimeError(f"serve did not answer within {START_TIMEOUT_S:.0f} s: {self.log_tail()}")
+        try:
+            wait_until_serving(self.port, self.process, START_TIMEOUT_S)
+        except NotServing as exc:
+            raise RuntimeError(f"{exc}: {self.log_tail()}") from exc
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from authorities.pki import ca_key_usage
+
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -52,17 +54,7 @@ class ThirdPartyCA:
     def create(cls, common_name: str) -> ThirdPartyCA:
         key = ec.generate_private_key(ec.SECP256R1())
         start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-        usage = x509.KeyUsage(
-            digital_signature=True,
-            content_commitment=False,
-            key_encipherment=False,
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=True,
-            crl_sign=True,
-            encipher_only=False,
-            decipher_only=False,
-        )
+        usage = ca_key_usage()
         cert = (
             x509.CertificateBuilder()
             .subject_name(_name(common_name))

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from ziticonsole import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("ZITI_TEST_POSTGRES_URL", "postgres://ziti:ziti@127.0.0.1:5432/ziti")
@@ -111,21 +110,10 @@ def serving(
 
 
 def wait_until_serving(server: ServerProcess) -> None:
-    context = ssl._create_unverified_context()  # noqa: S323 - only to see that it is up
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"serve exited early: {server.stderr_path.read_text()[-2000:]}")
-        connection = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=5)
-        try:
-            connection.request("GET", "/version")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-        finally:
-            connection.close()
-    raise AssertionError("serve did not answer within 60 s")
+    try:
+        probe.wait_until_serving(server.port, server.process)
+    except probe.NotServing as exc:
+        raise AssertionError(f"{exc}: {server.stderr_path.read_text()[-2000:]}") from exc
 
 
 @contextmanager
