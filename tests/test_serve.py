@@ -159,3 +159,45 @@ def https_post(port: int, context: ssl.SSLContext, path: str) -> int:
         return response.status
     finally:
         connection.close()
+
+
+def test_sqlite_takes_a_burst_of_concurrent_enrollments_without_locking_errors(tmp_path: Path):
+    """48 devices enroll at once through two worker processes writing one SQLite file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import jwt
+
+    from tests.helpers import csr_pem
+
+    data_dir, port = tmp_path / "var", free_port()
+    jwt_dir = tmp_path / "jwts"
+    with serving(data_dir, port, ZITI_WORKERS="2") as server:
+        manage(data_dir, "seed_identities", "48", "--prefix", "burst", "--jwt-dir", str(jwt_dir))
+        tokens = [
+            jwt.decode(p.read_text().strip(), options={"verify_signature": False})["jti"] for p in jwt_dir.iterdir()
+        ]
+        context = ssl.create_default_context(cafile=str(data_dir / "pki" / "root-ca.crt"))
+
+        def enroll(token: str) -> int:
+            connection = http.client.HTTPSConnection("localhost", port, context=context, timeout=60)
+            try:
+                connection.request(
+                    "POST",
+                    f"/enroll?method=ott&token={token}",
+                    body=csr_pem(),
+                    headers={"Content-Type": "text/plain"},
+                )
+                response = connection.getresponse()
+                response.read()
+                return response.status
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            statuses = list(pool.map(enroll, tokens))
+        server.stop()
+
+    assert statuses == [200] * 48
+    assert "locked" not in server.stderr_path.read_text()
+    with sqlite3.connect(data_dir / "controller.sqlite3") as db:
+        assert db.execute("select count(*) from identities_authenticator").fetchone() == (48,)
