@@ -42,6 +42,14 @@ def _validated_name(name: str) -> str:
     return name
 
 
+def enrollment_expiry(enrollment_minutes: int | None) -> dt.datetime:
+    """When a token made now expires; ZITI_ENROLLMENT_DURATION minutes by default."""
+    minutes = settings.ZITI_ENROLLMENT_DURATION if enrollment_minutes is None else enrollment_minutes
+    if minutes <= 0:
+        raise InvalidIdentity("the enrollment duration must be a positive number of minutes")
+    return timezone.now() + dt.timedelta(minutes=minutes)
+
+
 def create_identity(
     *,
     name: str,
@@ -53,16 +61,18 @@ def create_identity(
     """Create an identity with a pending one-time-token enrollment.
 
     With `ca`, the enrollment is ottca: the device will present a certificate from that
-    third-party CA instead of a CSR.
+    third-party CA instead of a CSR; the CA must be verified with OTT CA enrollment on.
 
     Atomic: either both rows exist afterwards or neither does. Raises IdentityNameTaken
     for a duplicate name and InvalidIdentity for a bad name, type or duration.
     """
     name = _validated_name(name)
     kind = identity_type if isinstance(identity_type, IdentityType) else parse_identity_type(identity_type)
-    minutes = settings.ZITI_ENROLLMENT_DURATION if enrollment_minutes is None else enrollment_minutes
-    if minutes <= 0:
-        raise InvalidIdentity("the enrollment duration must be a positive number of minutes")
+    expires_at = enrollment_expiry(enrollment_minutes)
+    if ca is not None and not (ca.is_verified and ca.is_ott_ca_enrollment_enabled):
+        # Such a token could never be redeemed; say so now rather than at the device.
+        problem = "is not verified yet" if not ca.is_verified else "has OTT CA enrollment off"
+        raise InvalidIdentity(f'the certificate authority "{ca.name}" {problem}')
     try:
         with transaction.atomic():
             identity = Identity.objects.create(
@@ -74,7 +84,7 @@ def create_identity(
                 identity=identity,
                 method=EnrollmentMethod.OTTCA if ca is not None else EnrollmentMethod.OTT,
                 ca=ca,
-                expires_at=timezone.now() + dt.timedelta(minutes=minutes),
+                expires_at=expires_at,
             )
     except IntegrityError as exc:
         # The unique index is the arbiter; a check-then-insert would race.
@@ -154,9 +164,7 @@ def seed_identities(
     names = seed_identity_names(count, prefix)
     if batch_size <= 0:
         raise InvalidIdentity("the batch size must be positive")
-    minutes = settings.ZITI_ENROLLMENT_DURATION if enrollment_minutes is None else enrollment_minutes
-    if minutes <= 0:
-        raise InvalidIdentity("the enrollment duration must be a positive number of minutes")
+    expires_at = enrollment_expiry(enrollment_minutes)
     stem = names[0].rsplit("-", 1)[0] + "-"
 
     def first_taken() -> str | None:
@@ -165,7 +173,6 @@ def seed_identities(
         taken = set(Identity.objects.filter(name__startswith=stem).values_list("name", flat=True))
         return next((name for name in names if name in taken), None)
 
-    expires_at = timezone.now() + dt.timedelta(minutes=minutes)
     enrollments: list[Enrollment] = []
     try:
         with transaction.atomic():

@@ -174,7 +174,8 @@ def test_sqlite_takes_a_burst_of_concurrent_enrollments_without_locking_errors(t
     with serving(data_dir, port, ZITI_WORKERS="2") as server:
         manage(data_dir, "seed_identities", "48", "--prefix", "burst", "--jwt-dir", str(jwt_dir))
         tokens = [
-            jwt.decode(p.read_text().strip(), options={"verify_signature": False})["jti"] for p in jwt_dir.iterdir()
+            jwt.decode(p.read_text().strip(), options={"verify_signature": False})["jti"]
+            for p in jwt_dir.iterdir()
         ]
         context = ssl.create_default_context(cafile=str(data_dir / "pki" / "root-ca.crt"))
 

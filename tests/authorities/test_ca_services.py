@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from io import StringIO
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.core.management import CommandError, call_command
@@ -19,6 +20,8 @@ from authorities.services import (
     verification_recipe,
     verify_certificate_authority,
 )
+from enrollment.models import Enrollment
+from identities.models import Identity
 from tests.helpers import make_ca
 
 pytestmark = pytest.mark.django_db
@@ -239,8 +242,6 @@ def test_verify_ca_and_ca_jwt(fleet, tmp_path, pki):
     target = tmp_path / "fleet.jwt"
     call_command("ca_jwt", "Fleet", "-o", str(target), stdout=StringIO())
 
-    import jwt
-
     claims = jwt.decode(target.read_text().strip(), pki.server_cert.public_key(), algorithms=["RS256"])
     assert (claims["em"], claims["sub"], claims["name"]) == ("ca", ca.id, "Fleet")
     assert "exp" not in claims
@@ -256,15 +257,25 @@ def test_commands_name_an_unknown_ca(tmp_path):
 
 
 def test_create_identity_for_a_ca_makes_an_ottca_enrollment(fleet, pki):
-    ca = create_certificate_authority(name="Fleet", certificate_pem=fleet.pem)
+    ca = create_certificate_authority(name="Fleet", certificate_pem=fleet.pem, ott_ca_enrollment=True)
+    with pytest.raises(CommandError, match='"Fleet" is not verified yet'):
+        call_command("create_identity", "device", "d1", "--ca", "Fleet", stdout=StringIO())
+    proof, _ = fleet.issue(ca.verification_token, client_auth=False)
+    verify_certificate_authority(ca, pem(proof))
     out = StringIO()
 
     call_command("create_identity", "device", "d1", "--ca", "Fleet", stdout=out, stderr=StringIO())
 
-    import jwt
-
     claims = jwt.decode(out.getvalue().strip(), pki.server_cert.public_key(), algorithms=["RS256"])
     assert claims["em"] == "ottca"
-    from enrollment.models import Enrollment
-
     assert Enrollment.objects.get().ca == ca
+
+
+def test_create_identity_refuses_a_ca_with_ott_ca_enrollment_off(fleet):
+    ca = create_certificate_authority(name="Fleet", certificate_pem=fleet.pem)
+    proof, _ = fleet.issue(ca.verification_token, client_auth=False)
+    verify_certificate_authority(ca, pem(proof))
+
+    with pytest.raises(CommandError, match="has OTT CA enrollment off"):
+        call_command("create_identity", "device", "d1", "--ca", "Fleet", stdout=StringIO())
+    assert not Identity.objects.exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from authorities.models import CertificateAuthority
 from authorities.services import create_certificate_authority, verify_certificate_authority
 from enrollment.services import ca_enrollment_jwt
 from identities.models import Identity
@@ -88,8 +89,9 @@ def test_ca_auto_enrollment_through_the_cli_with_a_requested_name(controller, fl
 def test_a_refused_ottca_enrollment_is_one_line_and_writes_nothing(
     controller, pending, fleet, tmp_path: Path
 ):
-    ca = registered(fleet, ott_ca_enrollment=False)
+    ca = registered(fleet, ott_ca_enrollment=True)
     device = pending(ca=ca)
+    CertificateAuthority.objects.filter(pk=ca.pk).update(is_ott_ca_enrollment_enabled=False)
     cert_path, key_path = write_cert_and_key(tmp_path, "device", *fleet.issue("x"))
     out = tmp_path / "identity.json"
 

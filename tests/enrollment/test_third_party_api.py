@@ -111,10 +111,15 @@ def test_ottca_jwt_says_ottca(controller, fleet, pki):
     ],
 )
 def test_ottca_needs_a_verified_ca_with_ottca_on(controller, fleet, device, change, reason):
-    ca = register(fleet, verify=change != "unverified", ott_ca_enrollment=change != "flag off")
+    ca = register(fleet)
     _identity, enrollment = create_identity(name="sensor", identity_type="device", ca=ca)
     client = device[1]
-    if change == "deleted":
+    # The CA changed after the token was handed out.
+    if change == "unverified":
+        CertificateAuthority.objects.filter(pk=ca.pk).update(is_verified=False)
+    elif change == "flag off":
+        CertificateAuthority.objects.filter(pk=ca.pk).update(is_ott_ca_enrollment_enabled=False)
+    else:
         ca.delete()
         # Its certificates no longer pass the TLS handshake at all (Python's ssl cannot
         # let an untrusted certificate through); the token alone must say why.
