@@ -106,18 +106,25 @@ def update_certificate_authority(
     identity_roles: Iterable[str],
     identity_name_format: str | None,
 ) -> CertificateAuthority:
-    """Change a CA's name, flags, roles and name format; its certificate stays."""
-    ca.name = _validated_name(name)
+    """Change a CA's name, flags, roles and name format; its certificate stays.
+
+    Everything is validated before anything is set, and a refused change leaves `ca` as
+    the database has it.
+    """
+    name = _validated_name(name)
+    name_format = _validated_name_format(identity_name_format)
+    ca.name = name
     ca.is_ott_ca_enrollment_enabled = ott_ca_enrollment
     ca.is_auto_ca_enrollment_enabled = auto_ca_enrollment
     ca.is_auth_enabled = auth_enabled
     ca.identity_roles = normalise_roles(identity_roles)
-    ca.identity_name_format = _validated_name_format(identity_name_format)
+    ca.identity_name_format = name_format
     try:
         with transaction.atomic():
             ca.save()
     except IntegrityError as exc:
-        raise CertificateAuthorityError(f'a CA named "{ca.name}" already exists', "name") from exc
+        ca.refresh_from_db()
+        raise CertificateAuthorityError(f'a CA named "{name}" already exists', "name") from exc
     return ca
 
 

@@ -105,8 +105,6 @@ def ca_edit(request: HttpRequest, pk: str) -> HttpResponse:
                 services.update_certificate_authority(ca, **form.service_arguments())
             except CertificateAuthorityError as error:
                 form.add_service_error(error.field, str(error))
-                # The service may have set rejected values on the instance already.
-                ca = get_object_or_404(CertificateAuthority, pk=pk)
             else:
                 messages.success(request, f"Saved CA {ca.name}.")
                 return redirect("authorities:detail", pk=ca.pk)

@@ -82,8 +82,6 @@ def identity_detail(request: HttpRequest, pk: str) -> HttpResponse:
                 )
             except IdentityError as error:
                 _show_error(form, error)
-                # update_identity has already set the rejected name on the instance.
-                identity = _identity_with_state(pk)
             else:
                 messages.success(request, f"Saved identity {identity.name}.")
                 return redirect("identities:detail", pk=identity.pk)
