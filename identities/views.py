@@ -19,6 +19,8 @@ from identities.querysets import with_enrollment_state
 from ziticonsole.responses import jwt_download
 
 PAGE_SIZE = 50
+# The sizes offered; anything else in ?per_page= falls back to PAGE_SIZE.
+PAGE_SIZES = (10, 25, 50, 100, 200)
 
 
 def _show_error(form: Form, error: IdentityError) -> None:
@@ -37,7 +39,8 @@ def identity_list(request: HttpRequest) -> HttpResponse:
     if query:
         identities = identities.filter(name__icontains=query)
     # get_page() turns a missing, malformed or too large page number into a valid page.
-    page = Paginator(identities, PAGE_SIZE).get_page(request.GET.get("page"))
+    per_page = _per_page(request.GET.get("per_page"))
+    page = Paginator(identities, per_page).get_page(request.GET.get("page"))
     # States for this page's rows only: over the whole table PostgreSQL plans the EXISTS
     # checks as hashed scans of every enrollment, once per page view.
     page.object_list = list(with_enrollment_state(identities.filter(pk__in=[i.pk for i in page])))
@@ -45,8 +48,18 @@ def identity_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "page_range": page.paginator.get_elided_page_range(page.number),
         "query": query,
+        "per_page": per_page,
+        "page_sizes": PAGE_SIZES,
     }
     return render(request, "identities/list.html", context)
+
+
+def _per_page(value: str | None) -> int:
+    try:
+        size = int(value or PAGE_SIZE)
+    except ValueError:
+        return PAGE_SIZE
+    return size if size in PAGE_SIZES else PAGE_SIZE
 
 
 @require_http_methods(["GET", "POST"])

@@ -171,6 +171,37 @@ class TestIdentityList:
 
         assert len(many) == len(few), [q["sql"] for q in many]
 
+    def test_the_number_of_queries_does_not_grow_with_the_page_size(
+        self, signed_in: Client, make_identity: IdentityFactory
+    ) -> None:
+        for n in range(210):
+            make_identity(f"node-{n:03}", state=STATES[n % len(STATES)])
+        counts = {}
+        for size in (10, 200):
+            with CaptureQueriesContext(connection) as captured:
+                response = signed_in.get(reverse("identities:list"), {"per_page": size})
+            assert row_count(response.content.decode()) == size
+            counts[size] = len(captured)
+
+        assert counts[10] == counts[200]
+
+    @pytest.mark.parametrize("per_page", ["7", "5000", "many", ""])
+    def test_an_unoffered_page_size_falls_back_to_the_default(
+        self, signed_in: Client, make_identity: IdentityFactory, per_page: str
+    ) -> None:
+        for n in range(PAGE_SIZE + 5):
+            make_identity(f"node-{n:03}")
+        response = signed_in.get(reverse("identities:list"), {"per_page": per_page})
+        assert row_count(response.content.decode()) == PAGE_SIZE
+
+    def test_the_page_size_links_keep_the_search_and_start_on_page_one(
+        self, signed_in: Client, make_identity: IdentityFactory
+    ) -> None:
+        for n in range(PAGE_SIZE + 5):
+            make_identity(f"node-{n:03}")
+        html = signed_in.get(reverse("identities:list"), {"q": "node", "page": "2"}).content.decode()
+        assert 'href="?q=node&amp;per_page=100"' in html
+
     def test_it_pages_and_keeps_the_search_term(
         self, signed_in: Client, make_identity: IdentityFactory
     ) -> None:
