@@ -13,7 +13,7 @@ from ziticonsole.settings import DATA_DIR, DATABASES
 
 # A file, not SQLite's shared in-memory database, so the threaded test server and
 # concurrent clients see one database with real locking.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 
 # Server threads in tests must let go of their connections when a request ends, or the

@@ -105,6 +105,7 @@ DATABASES = {"default": env.dj_db_url("DATABASE_URL", default=f"sqlite:///{DATA_
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("ZITI_DB_CONN_MAX_AGE", 60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "ziticonsole.db.sqlite3"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN,
     # so concurrent writers queue on the busy timeout instead of failing with
