@@ -266,7 +266,11 @@ def authenticate_with_certificate(certificate: x509.Certificate | None) -> Opene
     except CertificateRejected as exc:
         raise errors.InvalidAuth(str(exc)) from exc
     token = secrets.token_urlsafe(32)
-    session = ApiSession.objects.create(identity=identity, token_hash=_session_token_hash(token))
+    with transaction.atomic():
+        # Sessions idle past the timeout are dead; drop this identity's, so devices that
+        # authenticate again and again do not pile them up.
+        identity.api_sessions.filter(last_activity_at__lte=timezone.now() - ApiSession.IDLE_TIMEOUT).delete()
+        session = ApiSession.objects.create(identity=identity, token_hash=_session_token_hash(token))
     return OpenedSession(session=session, token=token)
 
 

@@ -457,6 +457,18 @@ def test_sessions_expire_after_30_idle_minutes(controller, fleet, device, time_m
     assert (reply.status, reply.error_code) == (401, "UNAUTHORIZED")
 
 
+def test_authenticating_again_clears_this_identitys_dead_sessions(controller, fleet, device, time_machine):
+    register(fleet)
+    enroll_ca(controller, device[1])
+    authenticate(controller, device[1])
+    authenticate(controller, device[1])
+    time_machine.move_to(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=31))
+
+    fresh = authenticate(controller, device[1]).json()["data"]["id"]
+
+    assert list(ApiSession.objects.values_list("id", flat=True)) == [fresh]
+
+
 def test_a_session_of_a_disabled_identity_stops_working(controller, fleet, device):
     register(fleet)
     enroll_ca(controller, device[1])
