@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 
@@ -43,6 +44,13 @@ def admin(db: None) -> AbstractBaseUser:
     return get_user_model().objects.create_superuser(
         username=ADMIN_USERNAME, email="admin@example.com", password=ADMIN_PASSWORD
     )
+
+
+@pytest.fixture
+def signed_in(client: Client, admin: AbstractBaseUser) -> Client:
+    """Django's test client, logged in as the admin."""
+    client.force_login(admin)
+    return client
 
 
 def make_enrolled(identity: Identity) -> Identity:

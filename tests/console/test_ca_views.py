@@ -54,12 +54,6 @@ def fleet(db: None) -> tuple[CertificateAuthority, TestCA]:
     return registered_ca()
 
 
-@pytest.fixture
-def signed_in(client: Client, admin: AbstractBaseUser) -> Client:
-    client.force_login(admin)
-    return client
-
-
 def ca_urls(ca: CertificateAuthority) -> list[tuple[str, str]]:
     pk = ca.pk
     return [

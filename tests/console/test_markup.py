@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 from django.urls import reverse
@@ -138,12 +137,6 @@ def test_the_checker_finds_what_it_looks_for() -> None:
         "from outside the app",
     ):
         assert problem in found
-
-
-@pytest.fixture
-def signed_in(client: Client, admin: AbstractBaseUser) -> Client:
-    client.force_login(admin)
-    return client
 
 
 def test_the_login_pages_are_well_formed(client: Client, admin: AbstractBaseUser) -> None:

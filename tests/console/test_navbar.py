@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
-
-
-@pytest.fixture
-def signed_in(client: Client, admin: AbstractBaseUser) -> Client:
-    client.force_login(admin)
-    return client
 
 
 def test_the_navbar_names_the_console_and_the_user(signed_in: Client) -> None:

@@ -26,12 +26,6 @@ def identity(make_identity: IdentityFactory) -> Identity:
     return make_identity("lobby-kiosk")
 
 
-@pytest.fixture
-def signed_in(client: Client, admin: AbstractBaseUser) -> Client:
-    client.force_login(admin)
-    return client
-
-
 def console_requests(identity: Identity) -> list[tuple[str, str]]:
     pk = identity.pk
     return [
