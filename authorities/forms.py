@@ -11,6 +11,7 @@ from authorities.certificates import MAX_PEM_BYTES
 from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT
 from authorities.services import NAME_FORMAT_PLACEHOLDERS
 from identities.forms import RoleAttributesField
+from ziticonsole.names import MAX_NAME_LENGTH
 
 PEM_PLACEHOLDER = "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----"
 
@@ -78,7 +79,7 @@ class CertificateUploadForm(_ServiceErrorsForm):
 class CertificateAuthoritySettingsForm(_ServiceErrorsForm):
     """Name, flags, roles and name format: what an admin may set and change on a CA."""
 
-    name = forms.CharField(max_length=255)
+    name = forms.CharField(max_length=MAX_NAME_LENGTH)
     is_ott_ca_enrollment_enabled = forms.BooleanField(
         label="OTT CA enrollment",
         required=False,
@@ -99,7 +100,7 @@ class CertificateAuthoritySettingsForm(_ServiceErrorsForm):
         help_text="Comma-separated role attributes given to identities that enroll automatically.",
     )
     identity_name_format = forms.CharField(
-        max_length=255,
+        max_length=MAX_NAME_LENGTH,
         required=False,
         initial=DEFAULT_IDENTITY_NAME_FORMAT,
         help_text=(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from authorities.certificates import CertificateRejected, is_ca_certificate, load_single_certificate
 from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT, CertificateAuthority
 from authorities.pki import sha1_fingerprint, to_pem
+from ziticonsole.names import MAX_NAME_LENGTH, clean_name, clean_role_attributes
 
 NAME_FORMAT_PLACEHOLDERS = ("[caName]", "[caId]", "[commonName]", "[requestedName]", "[identityId]")
 
@@ -24,20 +25,16 @@ class CertificateAuthorityError(ValueError):
         self.field = field
 
 
-def normalise_roles(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
-
-
 def _validated_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > 255 or not name.isprintable():
-        raise CertificateAuthorityError("a CA needs a printable name of at most 255 characters", "name")
-    return name
+    try:
+        return clean_name(name, "a CA")
+    except ValueError as exc:
+        raise CertificateAuthorityError(str(exc), "name") from exc
 
 
 def _validated_name_format(name_format: str | None) -> str:
     name_format = (name_format or "").strip() or DEFAULT_IDENTITY_NAME_FORMAT
-    if len(name_format) > 255:
+    if len(name_format) > MAX_NAME_LENGTH:
         raise CertificateAuthorityError("the identity name format is too long", "identity_name_format")
     return name_format
 
@@ -88,7 +85,7 @@ def create_certificate_authority(
                 is_ott_ca_enrollment_enabled=ott_ca_enrollment,
                 is_auto_ca_enrollment_enabled=auto_ca_enrollment,
                 is_auth_enabled=auth_enabled,
-                identity_roles=normalise_roles(identity_roles),
+                identity_roles=clean_role_attributes(identity_roles),
                 identity_name_format=_validated_name_format(identity_name_format),
             )
     except IntegrityError as exc:
@@ -117,7 +114,7 @@ def update_certificate_authority(
     ca.is_ott_ca_enrollment_enabled = ott_ca_enrollment
     ca.is_auto_ca_enrollment_enabled = auto_ca_enrollment
     ca.is_auth_enabled = auth_enabled
-    ca.identity_roles = normalise_roles(identity_roles)
+    ca.identity_roles = clean_role_attributes(identity_roles)
     ca.identity_name_format = name_format
     try:
         with transaction.atomic():

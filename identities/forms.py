@@ -9,7 +9,7 @@ from django import forms
 
 from authorities.models import CertificateAuthority
 from identities.models import IdentityType
-from identities.services import MAX_NAME_LENGTH
+from ziticonsole.names import MAX_NAME_LENGTH
 
 ROLE_ATTRIBUTES_HELP = "Comma-separated, for example: sales, laptops. Policies select identities by these."
 

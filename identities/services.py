@@ -13,13 +13,7 @@ from authorities.models import CertificateAuthority
 from enrollment.models import Enrollment, EnrollmentMethod
 from identities.errors import IdentityNameTaken, InvalidIdentity
 from identities.models import Identity, IdentityType
-
-MAX_NAME_LENGTH = 255
-
-
-def normalise_role_attributes(values: Iterable[str]) -> list[str]:
-    """Trimmed, non-empty, without duplicates, in the order given."""
-    return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+from ziticonsole.names import clean_name, clean_role_attributes
 
 
 def parse_identity_type(value: str) -> IdentityType:
@@ -32,14 +26,10 @@ def parse_identity_type(value: str) -> IdentityType:
 
 
 def _validated_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidIdentity("an identity needs a name")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidIdentity(f"an identity name may have at most {MAX_NAME_LENGTH} characters")
-    if not name.isprintable():
-        raise InvalidIdentity("an identity name may not contain control characters")
-    return name
+    try:
+        return clean_name(name, "an identity")
+    except ValueError as exc:
+        raise InvalidIdentity(str(exc)) from exc
 
 
 def enrollment_expiry(enrollment_minutes: int | None) -> dt.datetime:
@@ -78,7 +68,7 @@ def create_identity(
             identity = Identity.objects.create(
                 name=name,
                 identity_type=kind,
-                role_attributes=normalise_role_attributes(role_attributes),
+                role_attributes=clean_role_attributes(role_attributes),
             )
             enrollment = Enrollment.objects.create(
                 identity=identity,
@@ -97,7 +87,7 @@ def create_identity(
 def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[str]) -> Identity:
     """Rename an identity or change its roles; its type stays as created."""
     identity.name = _validated_name(name)
-    identity.role_attributes = normalise_role_attributes(role_attributes)
+    identity.role_attributes = clean_role_attributes(role_attributes)
     try:
         with transaction.atomic():
             identity.save(update_fields=["name", "role_attributes", "updated_at"])
