@@ -125,11 +125,6 @@ def redeem_ott(token: str | None, csr_pem: str | bytes | None) -> IssuedCertific
     )
 
 
-def _check_not_in_use(certificate: x509.Certificate) -> None:
-    if Authenticator.objects.filter(fingerprint=sha1_fingerprint(certificate)).exists():
-        raise errors.CertInUse()
-
-
 def _require_certificate(certificate: x509.Certificate | None) -> x509.Certificate:
     if certificate is None:
         raise errors.CertFailedValidation("no client certificate was presented in the TLS handshake")
@@ -159,7 +154,6 @@ def redeem_ottca(token: str | None, certificate: x509.Certificate | None) -> Ide
         verify_client_certificate(certificate, [ca.certificate])
     except CertificateRejected as exc:
         raise errors.CertFailedValidation(f"{exc} (expected CA: {ca.name})") from exc
-    _check_not_in_use(certificate)
     with transaction.atomic():
         _consume(enrollment)
         record_authenticator(enrollment.identity, certificate, ca)
@@ -197,7 +191,6 @@ def enroll_with_ca(certificate: x509.Certificate | None, requested_name: str | N
     except CertificateRejected as exc:
         raise errors.CertFailedValidation(str(exc)) from exc
     ca = next(ca for ca in cas if ca.certificate == anchor)
-    _check_not_in_use(certificate)
     common_names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     common_name = str(common_names[0].value) if common_names else ""
     for _attempt in range(5):
