@@ -8,7 +8,6 @@ want to judge: the internal CA and every third-party CA. Application code then d
 
 from __future__ import annotations
 
-import hashlib
 import ssl
 import threading
 from collections.abc import Callable
@@ -45,19 +44,18 @@ class TrustStore:
         self._pki = pki
         self._trusted_pems = trusted_pems
         self._lock = threading.Lock()
-        self._digest = b""
+        self._trusted: list[str] | None = None  # the third-party PEMs `_current` was built with
         self._current: ssl.SSLContext | None = None
         self.base_context = _tls_context(pki, pki.ca_bundle_pem)
         # Runs on every handshake, also when the client sends no SNI (an IP address URL).
         self.base_context.sni_callback = self._select_context
 
     def current_context(self) -> ssl.SSLContext:
-        pems = [self._pki.ca_bundle_pem, *self._trusted_pems()]
-        digest = hashlib.sha256("".join(pems).encode()).digest()
+        trusted = self._trusted_pems()
         with self._lock:
-            if self._current is None or digest != self._digest:
-                self._current = _tls_context(self._pki, "".join(pems))
-                self._digest = digest
+            if self._current is None or trusted != self._trusted:
+                self._current = _tls_context(self._pki, "".join([self._pki.ca_bundle_pem, *trusted]))
+                self._trusted = trusted
             return self._current
 
     def _select_context(self, ssl_object: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
