@@ -242,6 +242,7 @@ def test_verify_ca_and_ca_jwt(fleet, tmp_path, pki):
     target = tmp_path / "fleet.jwt"
     call_command("ca_jwt", "Fleet", "-o", str(target), stdout=StringIO())
 
+    assert target.stat().st_mode & 0o777 == 0o600
     claims = jwt.decode(target.read_text().strip(), pki.server_cert.public_key(), algorithms=["RS256"])
     assert (claims["em"], claims["sub"], claims["name"]) == ("ca", ca.id, "Fleet")
     assert "exp" not in claims
