@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import http.client
 import json
+import re
 import socket
 import ssl
 import urllib.parse
@@ -222,3 +223,10 @@ def mtls_version_request(host: str, port: int, context: ssl.SSLContext) -> bytes
     ):
         tls.sendall(f"GET /version HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         return tls.recv(4096).split(b"\r\n", 1)[0]
+
+
+def form_csrf_token(html: str) -> str:
+    """The CSRF token a rendered form carries."""
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert match is not None, "the page has no form with a CSRF token"
+    return match[1]

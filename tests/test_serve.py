@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from tests.helpers import make_ca, write_cert_and_key
+from tests.helpers import form_csrf_token, make_ca, write_cert_and_key
 from tests.servers import ServerProcess, free_port, manage, register_verified_ca, serving
 
 
@@ -86,7 +86,7 @@ def console_login(port: int, username: str, password: str) -> int:
     response = connection.getresponse()
     page = response.read().decode()
     cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie", "")).group(1)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    token = form_csrf_token(page)
     body = f"csrfmiddlewaretoken={token}&username={username}&password={password.replace(' ', '+')}"
     connection.request(
         "POST",

@@ -53,6 +53,14 @@ def signed_in(client: Client, admin: AbstractBaseUser) -> Client:
     return client
 
 
+@pytest.fixture
+def strict(admin: AbstractBaseUser) -> Client:
+    """Logged in as the admin, and checking CSRF tokens as a browser's requests are checked."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    return client
+
+
 def make_enrolled(identity: Identity) -> Identity:
     """Enroll `identity` the way a device does: redeem its token with a CSR."""
     redeem_ott(identity.enrollments.get().token, csr_pem())

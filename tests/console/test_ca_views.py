@@ -10,7 +10,6 @@ import re
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -19,7 +18,7 @@ from authorities.models import CertificateAuthority
 from authorities.services import create_certificate_authority, verify_certificate_authority
 from enrollment.models import EnrollmentMethod
 from identities.models import Identity
-from tests.helpers import TestCA, make_ca
+from tests.helpers import TestCA, form_csrf_token, make_ca
 
 
 def pem_of(cert: x509.Certificate) -> str:
@@ -92,12 +91,6 @@ class TestAccess:
 
 
 class TestCsrf:
-    @pytest.fixture
-    def strict(self, admin: AbstractBaseUser) -> Client:
-        client = Client(enforce_csrf_checks=True)
-        client.force_login(admin)
-        return client
-
     def test_posts_without_a_csrf_token_are_rejected(
         self, strict: Client, fleet: tuple[CertificateAuthority, TestCA]
     ) -> None:
@@ -120,9 +113,8 @@ class TestCsrf:
     ) -> None:
         ca, _ = fleet
         page = strict.get(reverse("authorities:delete", args=[ca.pk]))
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
-        assert token is not None
-        response = strict.post(reverse("authorities:delete", args=[ca.pk]), {"csrfmiddlewaretoken": token[1]})
+        token = form_csrf_token(page.content.decode())
+        response = strict.post(reverse("authorities:delete", args=[ca.pk]), {"csrfmiddlewaretoken": token})
         assert response.status_code == 302
         assert not CertificateAuthority.objects.exists()
 

@@ -7,7 +7,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -17,6 +16,7 @@ from django.utils import timezone
 from identities.models import Identity, IdentityType
 from identities.views import PAGE_SIZE
 from tests.console.conftest import IdentityFactory
+from tests.helpers import form_csrf_token
 
 STATES = ("pending", "enrolled", "expired", "none")
 
@@ -74,12 +74,6 @@ class TestAccess:
 
 
 class TestCsrf:
-    @pytest.fixture
-    def strict(self, admin: AbstractBaseUser) -> Client:
-        client = Client(enforce_csrf_checks=True)
-        client.force_login(admin)
-        return client
-
     def test_posts_without_a_csrf_token_are_rejected(self, strict: Client, identity: Identity) -> None:
         pk = identity.pk
         attempts = [
@@ -100,10 +94,9 @@ class TestCsrf:
         self, strict: Client, identity: Identity
     ) -> None:
         page = strict.get(reverse("identities:delete", args=[identity.pk]))
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
-        assert token is not None
+        token = form_csrf_token(page.content.decode())
         response = strict.post(
-            reverse("identities:delete", args=[identity.pk]), {"csrfmiddlewaretoken": token[1]}
+            reverse("identities:delete", args=[identity.pk]), {"csrfmiddlewaretoken": token}
         )
         assert response.status_code == 302
         assert not Identity.objects.exists()
