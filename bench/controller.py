@@ -59,25 +59,15 @@ class Deployment:
 
     def manage(self, *args: str, timeout_s: float = 120.0) -> str:
         """Run a management command against this deployment; its stdout."""
-        done = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"manage.py {args[0]} failed ({done.returncode}): {done.stderr.strip()[-1000:]}"
-            )
-        return done.stdout
+        return self._run(["manage.py", *args], f"manage.py {args[0]}", timeout_s)
 
     def python(self, module: str, *args: str, timeout_s: float = 120.0) -> str:
         """Run `python -m module` with this deployment's settings; its stdout."""
-        done = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", module, *args],
+        return self._run(["-m", module, *args], module, timeout_s)
+
+    def _run(self, args: list[str], what: str, timeout_s: float) -> str:
+        done = subprocess.run(  # noqa: S603 - our own interpreter, manage.py or module
+            [sys.executable, *args],
             cwd=ROOT,
             env=self.env(),
             capture_output=True,
@@ -86,7 +76,7 @@ class Deployment:
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"{module} failed ({done.returncode}): {done.stderr.strip()[-1000:]}")
+            raise RuntimeError(f"{what} failed ({done.returncode}): {done.stderr.strip()[-1000:]}")
         return done.stdout
 
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from authorities.management.lookup import ca_by_name
 from enrollment.errors import EnrollmentError
 from enrollment.services import ca_enrollment_jwt
-from ziticonsole.secrets import write_private_file
+from ziticonsole.management.files import write_token_file
 
 
 class Command(BaseCommand):
@@ -30,8 +30,4 @@ class Command(BaseCommand):
         if output is None:
             self.stdout.write(token)
             return
-        try:
-            # 0600 like every token file: whoever reads it can enroll devices of this CA.
-            write_private_file(output, (token + "\n").encode())
-        except FileExistsError as exc:
-            raise CommandError(f"{output} already exists; not overwriting it") from exc
+        write_token_file(output, token)

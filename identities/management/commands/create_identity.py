@@ -11,7 +11,7 @@ from authorities.management.lookup import ca_by_name
 from enrollment.services import enrollment_jwt
 from identities.errors import IdentityError
 from identities.services import create_identity
-from ziticonsole.secrets import write_private_file
+from ziticonsole.management.files import write_token_file
 
 
 def _positive_minutes(value: str) -> int:
@@ -59,11 +59,7 @@ class Command(BaseCommand):
         if output is None:
             self.stdout.write(token)
             return
-        try:
-            # 0600: until it is redeemed, whoever reads this file can become the identity.
-            write_private_file(output, (token + "\n").encode())
-        except FileExistsError as exc:
-            raise CommandError(f"{output} appeared meanwhile; not overwriting it") from exc
+        write_token_file(output, token)
         self.stderr.write(
             f'created {identity.identity_type.lower()} "{identity.name}" ({identity.id}); JWT in {output}'
         )
