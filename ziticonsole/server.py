@@ -38,6 +38,7 @@ from zope.interface import implementer
 log = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 1024
+REFUSAL_LINGER_S = 2.0
 # Python's own default for TLS servers: forward secrecy and AEAD ciphers only.
 TLS12_CIPHERS = b"@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
 
@@ -273,6 +274,10 @@ class ControllerChannel(http.HTTPChannel):
         )
         self.transport.write(head.encode() + body)
         self.loseConnection()
+        # Read no more of what the peer keeps sending, and give the answer a moment to
+        # leave before the socket is cut.
+        self._networkProducer.pauseProducing()
+        self.site.reactor.callLater(REFUSAL_LINGER_S, abort, self)
 
     # --- facts for the application --------------------------------------------------
     def _is_api(self, path: bytes | None) -> bool:
