@@ -203,7 +203,7 @@ def _make_server_cert(
     )
 
 
-def _key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
+def private_key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -257,7 +257,7 @@ def bootstrap_pki() -> ControllerPKI:
 
         if not root_key_path.exists():
             log.info("creating the controller root CA in %s", directory)
-            write_private_file(root_key_path, _key_pem(ec.generate_private_key(ec.SECP384R1())))
+            write_private_file(root_key_path, private_key_pem(ec.generate_private_key(ec.SECP384R1())))
             root_cert_path.unlink(missing_ok=True)
         root_key = _load_key(root_key_path)
         if not root_cert_path.exists():
@@ -266,7 +266,7 @@ def bootstrap_pki() -> ControllerPKI:
 
         if not signing_key_path.exists():
             log.info("creating the identity signing CA")
-            write_private_file(signing_key_path, _key_pem(ec.generate_private_key(ec.SECP256R1())))
+            write_private_file(signing_key_path, private_key_pem(ec.generate_private_key(ec.SECP256R1())))
             signing_cert_path.unlink(missing_ok=True)
         if not signing_cert_path.exists():
             signing_key = _load_key(signing_key_path)
@@ -276,7 +276,7 @@ def bootstrap_pki() -> ControllerPKI:
         if not server_key_path.exists():
             log.info("creating the RSA server key")
             key = rsa.generate_private_key(public_exponent=65537, key_size=SERVER_RSA_BITS)
-            write_private_file(server_key_path, _key_pem(key))
+            write_private_file(server_key_path, private_key_pem(key))
             server_cert_path.unlink(missing_ok=True)
         if not server_cert_path.exists() or not _server_cert_is_current(_load_cert(server_cert_path)):
             log.info("issuing the server certificate for %s", ", ".join(advertised_hosts()))

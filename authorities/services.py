@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from authorities.certificates import CertificateRejected, is_ca_certificate, load_single_certificate
 from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT, CertificateAuthority
-from authorities.pki import sha1_fingerprint, to_pem
+from authorities.pki import issue_proxy_certificate, load_pki, private_key_pem, sha1_fingerprint, to_pem
 from ziticonsole.names import MAX_NAME_LENGTH, clean_name, clean_role_attributes
+from ziticonsole.secrets import write_private_file
 
 NAME_FORMAT_PLACEHOLDERS = ("[caName]", "[caId]", "[commonName]", "[requestedName]", "[identityId]")
 
@@ -230,3 +233,22 @@ def ca_summary(ca: CertificateAuthority) -> dict[str, object]:
         "identityRoles": ca.identity_roles,
         "identityNameFormat": ca.identity_name_format,
     }
+
+
+def write_proxy_credentials(directory: Path, name: str) -> tuple[Path, Path]:
+    """Make a key and a proxy certificate for a TLS-terminating proxy, into `directory`.
+
+    The proxy presents them to the app (nginx's `proxy_ssl_certificate`), which then
+    believes the client certificate it forwards. The key is written first, mode 0600;
+    neither file is ever written over an existing one (FileExistsError), so a second
+    run cannot silently replace what a running proxy uses.
+    """
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "proxy"
+    cert_path, key_path = directory / f"{slug}.crt", directory / f"{slug}.key"
+    if cert_path.exists():
+        raise FileExistsError(cert_path)
+    key = ec.generate_private_key(ec.SECP256R1())
+    write_private_file(key_path, private_key_pem(key))
+    cert = issue_proxy_certificate(key.public_key(), name)
+    write_private_file(cert_path, (to_pem(cert) + to_pem(load_pki().signing_cert)).encode())
+    return cert_path, key_path

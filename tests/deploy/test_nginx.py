@@ -12,6 +12,7 @@ import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,17 @@ from tests.servers import ROOT, free_port, identity_names, manage, register_veri
 from tests.test_end_to_end import openziti_enroll, pem_value
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-SITE = ROOT / "deploy" / "nginx-ziti-controller.conf"
+SITES = {
+    "unix": ROOT / "deploy" / "nginx-ziti-controller.conf",
+    "tls": ROOT / "deploy" / "nginx-ziti-controller-tls-upstream.conf",
+}
+
+
+@dataclass(frozen=True)
+class Proxied:
+    data_dir: Path
+    port: int  # nginx's: what devices reach
+    app_ports: tuple[int, int]  # each replica's own HTTPS port
 
 
 def nginx_available() -> None:
@@ -33,24 +44,30 @@ def nginx_available() -> None:
         pytest.skip("nginx is not installed")
 
 
-def write_nginx_config(directory: Path, data_dir: Path, port: int, upstreams: tuple[int, int]) -> Path:
+def write_nginx_config(
+    directory: Path, site: str, data_dir: Path, port: int, upstreams: tuple[int, int]
+) -> Path:
     """The documented site, pointed at this test's files and ports, inside a minimal nginx.conf."""
-    site = SITE.read_text()
-    site = site.replace("/var/lib/ziti", str(data_dir))
-    site = site.replace("listen 1280 ssl", f"listen 127.0.0.1:{port} ssl")
-    site = site.replace("127.0.0.1:1281", f"127.0.0.1:{upstreams[0]}")
-    site = site.replace("127.0.0.1:1282", f"127.0.0.1:{upstreams[1]}")
-    (directory / "site.conf").write_text(site)
+    text = SITES[site].read_text()
+    text = text.replace("/var/lib/ziti", str(data_dir)).replace("/etc/nginx/ziti", str(directory / "proxy"))
+    text = text.replace("/run/ziti", str(directory))
+    text = text.replace("listen 1280 ssl", f"listen 127.0.0.1:{port} ssl")
+    text = text.replace("127.0.0.1:1281", f"127.0.0.1:{upstreams[0]}")
+    text = text.replace("127.0.0.1:1282", f"127.0.0.1:{upstreams[1]}")
+    (directory / "site.conf").write_text(text)
     config = directory / "nginx.conf"
+    # As root, workers would run as nobody and could not reach the 0660 sockets; in
+    # production the controller's group holds nginx's user.
     config.write_text(
         f"""daemon off;
+user root;
 pid {directory}/nginx.pid;
 error_log {directory}/error.log info;
 events {{ worker_connections 256; }}
 http {{
     access_log {directory}/access.log;
     client_body_temp_path {directory}/body;
-    proxy_temp_path {directory}/proxy;
+    proxy_temp_path {directory}/proxy-temp;
     fastcgi_temp_path {directory}/fastcgi;
     uwsgi_temp_path {directory}/uwsgi;
     scgi_temp_path {directory}/scgi;
@@ -61,25 +78,31 @@ http {{
     return config
 
 
-@pytest.fixture
-def proxied(tmp_path: Path) -> Iterator[tuple[Path, int, tuple[int, int]]]:
+@pytest.fixture(params=["unix", "tls"], ids=["unix-socket upstream", "tls upstream with proxy certificate"])
+def proxied(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Proxied]:
     """Two controller processes on one data dir (same PKI and database) behind nginx."""
     nginx_available()
     data_dir, port = tmp_path / "var", free_port()
     app_ports = (free_port(), free_port())
-    env = {"ZITI_TRUSTED_PROXIES": "127.0.0.1", "ZITI_WORKERS": "1"}
+    # The address check is on too: it narrows a proof, it must not break one.
+    env = {"ZITI_WORKERS": "1", "ZITI_TRUSTED_PROXIES": "127.0.0.1"}
+    sockets = [{"ZITI_PROXY_SOCKET": str(tmp_path / f"controller-{n}.sock")} for n in (1, 2)]
+    if request.param == "tls":
+        sockets = [{}, {}]
     with (
-        serving(data_dir, port, listen_port=app_ports[0], **env),
-        serving(data_dir, port, listen_port=app_ports[1], **env),
+        serving(data_dir, port, listen_port=app_ports[0], **env, **sockets[0]),
+        serving(data_dir, port, listen_port=app_ports[1], **env, **sockets[1]),
     ):
-        config = write_nginx_config(tmp_path, data_dir, port, app_ports)
+        if request.param == "tls":
+            manage(data_dir, "proxy_certificate", "nginx", "--out", str(tmp_path / "proxy"))
+        config = write_nginx_config(tmp_path, request.param, data_dir, port, app_ports)
         subprocess.run([NGINX, "-t", "-c", str(config)], check=True, capture_output=True)
         nginx = subprocess.Popen(
             [NGINX, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
             wait_for_port(port)
-            yield data_dir, port, app_ports
+            yield Proxied(data_dir, port, app_ports)
         finally:
             nginx.terminate()
             nginx.wait(timeout=20)
@@ -97,7 +120,7 @@ def wait_for_port(port: int) -> None:
 
 
 def test_the_reference_client_enrolls_through_nginx_with_ott(proxied):
-    data_dir, port, _apps = proxied
+    data_dir, port = proxied.data_dir, proxied.port
     jwt_text = manage(data_dir, "create_identity", "device", "behind-proxy", ZITI_CTRL_PORT=str(port)).stdout
 
     identity_file = openziti_enroll(jwt_text.strip())
@@ -108,7 +131,7 @@ def test_the_reference_client_enrolls_through_nginx_with_ott(proxied):
 
 
 def test_the_reference_client_auto_enrolls_through_nginx_and_authenticates(proxied, tmp_path: Path):
-    data_dir, port, _apps = proxied
+    data_dir, port = proxied.data_dir, proxied.port
     fleet = make_ca("Fleet CA")
     created = register_verified_ca(data_dir, fleet, "Fleet", "--auto-enrollment", "--auth")
     jwt_text = manage(data_dir, "ca_jwt", "Fleet", ZITI_CTRL_PORT=str(port)).stdout.strip()
@@ -130,22 +153,23 @@ def test_the_reference_client_auto_enrolls_through_nginx_and_authenticates(proxi
     assert created["name"] == "Fleet"
 
 
-def test_the_forwarded_header_is_ignored_from_other_addresses(proxied):
-    """A client that reaches an app process directly cannot claim a certificate by header."""
-    data_dir, _port, (app_port, _other) = proxied
+def test_a_local_process_cannot_claim_a_victims_certificate_by_header(proxied):
+    """From 127.0.0.1, a trusted proxy address, but with no proof of being the proxy."""
+    data_dir, app_port = proxied.data_dir, proxied.app_ports[0]
     fleet = make_ca("Fleet CA")
     register_verified_ca(data_dir, fleet, "Fleet", "--auto-enrollment", "--auth")
-    cert, _key = fleet.issue("spoofed")
-    forged_header = urllib.parse.quote(cert.public_bytes(Encoding.PEM).decode())
+    victim, _key = fleet.issue("victim")
+    forged_header = urllib.parse.quote(victim.public_bytes(Encoding.PEM).decode())
     context = ssl.create_default_context(cafile=str(data_dir / "pki" / "root-ca.crt"))
-    # 127.0.0.2 is loopback too, but not the trusted proxy 127.0.0.1.
-    connection = http.client.HTTPSConnection(
-        "localhost", app_port, context=context, timeout=10, source_address=("127.0.0.2", 0)
-    )
-    connection.request("POST", "/enroll?method=ca", headers={"X-Client-Cert": forged_header})
-    reply = connection.getresponse()
-    body = json.loads(reply.read())
-    connection.close()
 
-    assert (reply.status, body["error"]["code"]) == (400, "CERT_FAILED_VALIDATION")
+    replies = []
+    for path in ("/enroll?method=ca", "/authenticate?method=cert"):
+        connection = http.client.HTTPSConnection("localhost", app_port, context=context, timeout=10)
+        headers = {"X-Client-Cert": forged_header, "Content-Type": "application/json"}
+        connection.request("POST", path, body=b"{}", headers=headers)
+        reply = connection.getresponse()
+        replies.append((reply.status, json.loads(reply.read())["error"]["code"]))
+        connection.close()
+
+    assert replies == [(400, "CERT_FAILED_VALIDATION"), (401, "INVALID_AUTH")]
     assert identity_names(data_dir) == []
