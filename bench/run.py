@@ -47,6 +47,7 @@ class DatabaseRun:
         self.shim = shim
         self.serving_bench = ServingBench(config.serving_plan, shim, self.say)
         self.tls: dict[str, Any] | None = None
+        self.seeded = 0
 
     def say(self, message: str) -> None:
         progress(f"[{self.label}] {message}")
@@ -74,6 +75,7 @@ class DatabaseRun:
                     count += self.config.serving_plan.tokens_needed(self.tls["units_per_s"])
                 self.say(f"seeding {count} identities with JWTs for ott enrollment")
                 self.supply = scenarios.seed_ott_enrollments(self.deployment, count, self.workdir / "jwt")
+                self.seeded = count
             yield server
 
     def run(self) -> dict[str, Any]:
@@ -108,6 +110,7 @@ class DatabaseRun:
             "runs": sorted(worker_runs, key=lambda r: r["workers"]),
             "gain": scenarios.workers_gain(worker_runs),
         }
+        result["ott_tokens_seeded"] = self.seeded
         result["status"] = "ok"
         return result
 
