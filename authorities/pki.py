@@ -14,10 +14,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
@@ -332,3 +333,53 @@ def issue_identity_certificate(
         .add_extension(_aki(pki.signing_cert), critical=False)
         .sign(pki.signing_key, hashes.SHA256())
     )
+
+
+# The mark of a certificate our PKI issued to a TLS-terminating proxy. Identity
+# certificates carry a spiffe URI that the controller chooses, never one a CSR asks for,
+# so no device can obtain this one.
+PROXY_URI = "urn:ziti-controller:proxy"
+PROXY_CERT_DAYS = 365
+
+
+def issue_proxy_certificate(public_key: CertificatePublicKeyTypes, name: str) -> x509.Certificate:
+    """A client certificate with which a proxy proves itself to the app (EKU clientAuth)."""
+    pki = load_pki()
+    now = _now()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"proxy {name}"))
+        .issuer_name(pki.signing_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(min(now + dt.timedelta(days=PROXY_CERT_DAYS), pki.signing_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_leaf_key_usage(public_key), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(PROXY_URI)]), critical=False
+        )
+        .add_extension(_ski(public_key), critical=False)
+        .add_extension(_aki(pki.signing_cert), critical=False)
+        .sign(pki.signing_key, hashes.SHA256())
+    )
+
+
+def is_proxy_certificate(cert: x509.Certificate) -> bool:
+    """Whether `cert` is a current proxy certificate of this controller's signing CA."""
+    now = _now()
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return False
+    return _issued_as_proxy(cert)
+
+
+@lru_cache(maxsize=64)
+def _issued_as_proxy(cert: x509.Certificate) -> bool:
+    # Cached: behind a proxy every request asks, on connections that live for minutes.
+    try:
+        cert.verify_directly_issued_by(load_pki().signing_cert)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+        return False
+    return PROXY_URI in names.get_values_for_type(x509.UniformResourceIdentifier)

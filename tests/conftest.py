@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.db import connections
+from twisted.internet import threads
 
 from authorities.pki import ControllerPKI, bootstrap_pki
 
@@ -38,23 +39,39 @@ class LiveController:
         return context
 
 
+@pytest.fixture(scope="session")
+def reactor() -> Iterator[object]:
+    """Twisted's reactor, running in a thread for the whole session (it cannot restart)."""
+    from twisted.internet import reactor as twisted_reactor
+
+    thread = threading.Thread(
+        target=twisted_reactor.run, kwargs={"installSignalHandlers": False}, name="reactor", daemon=True
+    )
+    thread.start()
+    yield twisted_reactor
+    threads.blockingCallFromThread(twisted_reactor, twisted_reactor.stop)
+    thread.join(timeout=10)
+
+
 @pytest.fixture
 def controller(
-    transactional_db: None, settings: object, pki: ControllerPKI, tmp_path_factory: pytest.TempPathFactory
+    transactional_db: None,
+    settings: object,
+    pki: ControllerPKI,
+    reactor: object,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveController]:
-    """The real HTTPS server (cheroot + mutual TLS) on a free loopback port, in a thread.
+    """The real HTTPS server (Twisted + mutual TLS) on a free loopback port, in this process.
 
     It shares the test database, so tests can arrange data with the ORM and see what
     requests changed.
     """
     from ziticonsole.runner import build_server
 
-    server = build_server("127.0.0.1", 0)
-    server.prepare()
-    port = server.bind_addr[1]
+    server = build_server(reactor, "127.0.0.1", 0)
+    threads.blockingCallFromThread(reactor, server.listen)
+    port = server.port
     settings.ZITI_CTRL_PORT = port  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve, name="controller", daemon=True)
-    thread.start()
     bundle = tmp_path_factory.mktemp("trust") / "ca-bundle.pem"
     bundle.write_text(pki.ca_bundle_pem)
     try:
@@ -65,6 +82,5 @@ def controller(
             ca_bundle_path=bundle,
         )
     finally:
-        server.stop()
-        thread.join(timeout=10)
+        threads.blockingCallFromThread(reactor, server.close)
         connections.close_all()

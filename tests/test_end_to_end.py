@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import ssl
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -92,13 +90,20 @@ def test_reference_client_cannot_replay_a_token(controller):
     assert Authenticator.objects.count() == 1
 
 
-def test_the_server_verifies_client_certificates(controller, tmp_path: Path):
+def test_a_certificate_of_an_unknown_ca_is_refused_in_words_not_by_a_tls_alert(controller, tmp_path: Path):
     stranger = make_ca("Unknown CA")
     cert, key = stranger.issue("intruder")
     context = controller.ssl_context(*write_cert_and_key(tmp_path, "intruder", cert, key))
+    json_body = {"body": "{}", "headers": {"Content-Type": "application/json"}}
 
-    with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
-        mtls_version_request(controller.host, controller.port, context)
+    authenticated = https_request(
+        controller.url, "POST", "/authenticate?method=cert", context=context, **json_body
+    )
+    enrolled = https_request(controller.url, "POST", "/enroll?method=ca", context=context, **json_body)
+
+    assert (authenticated.status, authenticated.error_code) == (401, "INVALID_AUTH")
+    assert (enrolled.status, enrolled.error_code) == (400, "ENROLLMENT_NO_VALID_CAS")
+    assert not Identity.objects.exists()
 
 
 def _register_verified(test_ca, name: str, **flags) -> CertificateAuthority:

@@ -1,10 +1,12 @@
 """Running the HTTPS server until told to stop, in one process or in several.
 
-With several workers, each is a forked process with its own cheroot server bound to the
-same port with SO_REUSEPORT; the kernel spreads connections across them, so TLS and
-Python work use every core. Each worker builds its own trust store, which reads the
-CAs from the shared database on every handshake, so a CA added through any worker (or
-any replica) is trusted by all of them at once.
+With several workers, each is a forked process with its own event loop and its own
+listening socket, bound to the same port with SO_REUSEPORT; the kernel spreads
+connections across them, so TLS and Python work use every core. The proxy's Unix
+socket, when configured, is made once by the supervisor and shared by every worker.
+
+The reactor is imported only inside a worker: Twisted's default reactor holds an
+epoll descriptor from its import on, and a forked child must not share its parent's.
 """
 
 from __future__ import annotations
@@ -12,67 +14,111 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import signal
+import socket
+import stat
 import time
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.db import connections
 
 from authorities.pki import load_pki
-from authorities.services import third_party_ca_pems
-from authorities.truststore import TrustStore
-from ziticonsole.server import ControllerServer
+from ziticonsole.server import ControllerServer, ServerTLS, listening_socket
 
 log = logging.getLogger(__name__)
 
 # A worker that dies sooner than this after its start is broken (port taken, bad
 # configuration): respawning it would only spin.
 MIN_WORKER_LIFETIME = 5.0
+PROXY_SOCKET_MODE = 0o660  # the proxy's user or group, nobody else
 
 
-def build_server(bind: str, port: int, *, reuse_port: bool = False) -> ControllerServer:
+def build_server(
+    reactor: Any, bind: str, port: int, *, reuse_port: bool = False, proxy_socket: socket.socket | None = None
+) -> ControllerServer:
     """An HTTPS server for the Django app on (bind, port); port 0 picks a free one."""
-    trust_store = TrustStore(load_pki(), third_party_ca_pems)
+    pki = load_pki()
     return ControllerServer(
-        (bind, port),
+        reactor,
         get_wsgi_application(),
-        trust_store,
+        ServerTLS(str(pki.server_cert_path), str(pki.server_key_path)),
         threads=settings.ZITI_SERVER_THREADS,
-        reuse_port=reuse_port,
+        tcp=listening_socket(bind, port, reuse_port=reuse_port),
+        proxy_socket=proxy_socket,
     )
 
 
-def _raise_system_exit(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)
+def unix_listening_socket(path: Path) -> socket.socket:
+    """The proxy's socket: plain HTTP, trusted to forward the client's certificate.
 
-
-def _serve_here(bind: str, port: int, *, reuse_port: bool) -> None:
-    server = build_server(bind, port, reuse_port=reuse_port)
-    signal.signal(signal.SIGTERM, _raise_system_exit)
+    Only who can connect to it is trusted, so it is made with mode 0660 and a stale
+    socket file is replaced, but never a file of another kind.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise SystemExit(
+                f"ZITI_PROXY_SOCKET: {path} exists and is not a socket; remove it or pick another path"
+            )
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o777 & ~PROXY_SOCKET_MODE)
     try:
-        server.safe_start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        sock.bind(str(path))
     finally:
-        server.stop()
+        os.umask(old_umask)
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _raise_file_limit() -> None:
+    """Idle connections are cheap now; let a worker hold as many as the system allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _serve_here(bind: str, port: int, *, reuse_port: bool, proxy_socket: socket.socket | None) -> None:
+    from twisted.internet import reactor
+    from twisted.logger import STDLibLogObserver, globalLogBeginner
+
+    # Twisted's own events go to Python logging, where the formatter escapes them.
+    globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False)
+    _raise_file_limit()
+    server = build_server(reactor, bind, port, reuse_port=reuse_port, proxy_socket=proxy_socket)
+    server.listen()
+    reactor.addSystemEventTrigger("before", "shutdown", server.close)
+    reactor.run()  # SIGTERM and SIGINT stop it, after the shutdown trigger
 
 
 def serve(bind: str, port: int, workers: int = 1) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit status."""
-    log.info("serving on https://%s:%s with %d worker process(es)", bind, port, workers)
-    if workers <= 1:
-        _serve_here(bind, port, reuse_port=False)
-        return 0
-    return _Supervisor(bind, port, workers).run()
+    proxy_path = Path(settings.ZITI_PROXY_SOCKET) if settings.ZITI_PROXY_SOCKET else None
+    proxy_socket = unix_listening_socket(proxy_path) if proxy_path else None
+    where = f" and http+unix://{proxy_path} for the proxy" if proxy_path else ""
+    log.info("serving on https://%s:%s%s with %d worker process(es)", bind, port, where, workers)
+    try:
+        if workers <= 1:
+            _serve_here(bind, port, reuse_port=False, proxy_socket=proxy_socket)
+            return 0
+        return _Supervisor(bind, port, workers, proxy_socket).run()
+    finally:
+        if proxy_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                proxy_path.unlink()
 
 
 class _Supervisor:
     """Forks the workers, replaces any that die, and stops them all on a signal."""
 
-    def __init__(self, bind: str, port: int, workers: int) -> None:
+    def __init__(self, bind: str, port: int, workers: int, proxy_socket: socket.socket | None) -> None:
         self.bind, self.port, self.workers = bind, port, workers
+        self.proxy_socket = proxy_socket
         self.children: dict[int, float] = {}
         self.stopping = False
         self.status = 0
@@ -110,7 +156,9 @@ class _Supervisor:
         code = 0
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor relays it as SIGTERM
-            _serve_here(self.bind, self.port, reuse_port=True)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the reactor installs its own
+            proxy = self.proxy_socket.dup() if self.proxy_socket is not None else None
+            _serve_here(self.bind, self.port, reuse_port=True, proxy_socket=proxy)
         except BaseException:
             log.exception("worker %d failed", os.getpid())
             code = 1

@@ -1,139 +1,454 @@
-"""The HTTPS server: cheroot's thread pool behind our mutual-TLS trust store.
+"""The HTTPS server: Twisted's event loop holds the connections, a thread pool runs Django.
 
-The TLS handshake runs in a worker thread, not in cheroot's single acceptor thread, so
-a client that opens a connection and stalls cannot hold up everyone else.
+A controller faces the whole network. With a thread per connection, a few hundred
+sockets that connect and send nothing starve every worker; here a connection costs a
+few kilobytes and a timer until its request is complete, and only complete requests
+reach the thread pool. TLS is pyOpenSSL behind Twisted's memory BIO, which lets the
+handshake accept any client certificate and leave the judgement to the application
+(wire-protocol.md, "Mutual TLS on the controller").
+
+Limits, each configurable in settings: a deadline for the handshake plus the request
+headers, another for the body, the request line (414), the header block and count
+(431), and the body (413, as the JSON error envelope on API paths). Misbehaving clients
+get one escaped log line each, rate-limited per address, never a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import ssl
+import socket
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
-from cheroot import server as cheroot_server
-from cheroot import wsgi
-from cheroot.ssl.builtin import BuiltinSSLAdapter
-from django.db import close_old_connections
-
-from authorities.truststore import TrustStore
+from cryptography import x509
+from django.conf import settings
+from OpenSSL import SSL
+from twisted.internet import address, defer, interfaces, threads
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+from twisted.web import http, server, wsgi
+from zope.interface import implementer
 
 log = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 1024
+# Python's own default for TLS servers: forward secrecy and AEAD ciphers only.
+TLS12_CIPHERS = b"@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
 
 
-class MutualTLSAdapter(BuiltinSSLAdapter):
-    """Wraps accepted sockets for TLS without doing the handshake yet."""
+@dataclass(frozen=True)
+class Limits:
+    """What one connection may cost before it is refused or closed."""
 
-    def __init__(self, trust_store: TrustStore) -> None:
-        # The base class would build its own context from files; ours comes from the
-        # trust store and switches per handshake through its SNI callback.
-        self.trust_store = trust_store
-        self.context = trust_store.base_context
-        self.certificate = self.private_key = self.certificate_chain = self.ciphers = None
-        self._server_env: dict[str, Any] = {}
+    header_timeout_s: float  # from accept (or the previous response) to complete headers
+    body_timeout_s: float  # from complete headers to the complete body
+    max_request_line: int  # bytes; longer answers 414
+    max_header_bytes: int  # the whole header block; larger answers 431
+    max_headers: int  # header fields; more answers 431
+    max_api_body: int  # bytes; larger answers 413 in the JSON envelope
+    max_console_body: int  # bytes; larger answers 413 with a page
 
-    def wrap(self, sock: Any) -> tuple[ssl.SSLSocket, dict[str, Any]]:
-        return self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True), {}
+    @classmethod
+    def from_settings(cls, *, idle_timeout_s: float | None = None) -> Limits:
+        header_timeout = settings.ZITI_HEADER_TIMEOUT if idle_timeout_s is None else idle_timeout_s
+        return cls(
+            header_timeout_s=header_timeout,
+            body_timeout_s=settings.ZITI_BODY_TIMEOUT,
+            max_request_line=settings.ZITI_MAX_REQUEST_LINE,
+            max_header_bytes=settings.ZITI_MAX_HEADER_BYTES,
+            max_headers=settings.ZITI_MAX_HEADERS,
+            max_api_body=settings.ZITI_MAX_API_BODY,
+            max_console_body=settings.ZITI_MAX_CONSOLE_BODY,
+        )
 
 
-class _RequestLineReader:
-    """Reads the request line, turning a target of `//enroll` into `/enroll`.
+class PeerLog:
+    """One line per refused connection, at most one per address per window.
 
-    Some SDKs join base URL and path naively. HTTP parsers (cheroot's too) read a
-    leading `//` as the start of an authority, so it is fixed before parsing; repeated
-    slashes later in a path are collapsed by Django middleware.
+    A flood from one address must not flood the log: lines beyond the first in a
+    window are counted and the count rides on the next line that is written.
     """
 
-    def __init__(self, rfile: Any) -> None:
-        self._rfile = rfile
+    WINDOW_S = 10.0
+    MAX_PEERS = 10_000  # bounded memory however many addresses misbehave
 
-    def readline(self, *args: Any) -> bytes:
-        line: bytes = self._rfile.readline(*args)
-        method, space, rest = line.partition(b" ")
-        if rest.startswith(b"//"):
-            line = method + space + b"/" + rest.lstrip(b"/")
-        return line
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: dict[str, tuple[float, int]] = {}  # peer -> (last written, suppressed since)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._rfile, name)
-
-
-class ControllerRequest(cheroot_server.HTTPRequest):
-    def read_request_line(self) -> Any:
-        rfile = self.rfile
-        self.rfile = _RequestLineReader(rfile)
-        try:
-            return super().read_request_line()
-        finally:
-            self.rfile = rfile
+    def refused(self, peer: str, what: str) -> None:
+        now = self._clock()
+        written, suppressed = self._last.get(peer, (float("-inf"), 0))
+        if now - written < self.WINDOW_S:
+            self._last[peer] = (written, suppressed + 1)
+            return
+        if len(self._last) >= self.MAX_PEERS:
+            self._last.clear()
+        self._last[peer] = (now, 0)
+        more = f" ({suppressed} more from this address not logged)" if suppressed else ""
+        log.info("refused %s: %s%s", peer, what, more)
 
 
-class TLSConnection(cheroot_server.HTTPConnection):
-    """Completes the handshake in the worker thread that serves the connection."""
-
-    RequestHandlerClass = ControllerRequest
-
-    handshake_done = False
-    client_cert_pem: str | None = None
-
-    def communicate(self) -> bool:
-        try:
-            if not self.handshake_done and not self._handshake():
-                return False
-            return bool(super().communicate())
-        finally:
-            # The handshake's trust-store query runs outside Django's request cycle,
-            # so nothing else would release this thread's database connection.
-            close_old_connections()
-
-    def _handshake(self) -> bool:
-        try:
-            self.socket.do_handshake()
-        except (ssl.SSLError, OSError) as exc:
-            log.info("TLS handshake with %s failed: %s", self.remote_addr, exc)
-            return False
-        self.handshake_done = True
-        der = self.socket.getpeercert(binary_form=True)
-        self.client_cert_pem = ssl.DER_cert_to_PEM_cert(der) if der else None
-        return True
+def _accept_any_certificate(_conn: SSL.Connection, _cert: Any, _errno: int, _depth: int, _ok: int) -> bool:
+    # Devices present certificates of CAs added at run time, of CAs since deleted, or
+    # expired ones; the application answers each in words, so TLS accepts them all.
+    # OpenSSL still checks the client's CertificateVerify: the peer holds the key.
+    return True
 
 
-class MutualTLSGateway(wsgi.Gateway_10):
-    """Puts the verified client leaf into the WSGI environ, as mod_ssl names it."""
+@implementer(interfaces.IOpenSSLServerConnectionCreator)
+class ServerTLS:
+    """The server side of TLS: the controller's certificate, any client certificate."""
 
-    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # cheroot annotates None
-        environ = super().get_environ()
+    def __init__(self, cert_path: str, key_path: str) -> None:
+        context = SSL.Context(SSL.TLS_SERVER_METHOD)
+        context.set_min_proto_version(SSL.TLS1_2_VERSION)
+        context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_RENEGOTIATION)
+        context.set_cipher_list(TLS12_CIPHERS)
+        context.use_certificate_chain_file(cert_path)
+        context.use_privatekey_file(key_path)
+        context.check_privatekey()
+        # Ask for a certificate without requiring one: enrollment and the console go without.
+        context.set_verify(SSL.VERIFY_PEER, _accept_any_certificate)
+        context.set_session_id(b"ziti-controller")
+        self._context = context
+
+    def serverConnectionForTLS(self, _protocol: object) -> SSL.Connection:
+        return SSL.Connection(self._context, None)
+
+
+def _api_path_prefixes() -> tuple[bytes, ...]:
+    """Where the JSON API lives: the enrollment routes (at / and the edge prefix)."""
+    from enrollment import urls as enrollment_urls
+    from enrollment.api import API_PREFIX
+
+    literal = {str(pattern.pattern).split("<", 1)[0] for pattern in enrollment_urls.urlpatterns}
+    return (API_PREFIX.rstrip("/").encode() + b"/", *sorted(f"/{p}".encode() for p in literal))
+
+
+class ControllerRequest(server.Request):
+    """A request whose body is bounded, also when it comes chunked."""
+
+    channel: ControllerChannel
+    _body_seen = 0
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self._body_seen += len(data)
+        if self._body_seen > self.channel.body_limit:
+            self.channel.refuse_body(self._body_seen)
+            return
+        super().handleContentChunk(data)
+
+    def getClientAddress(self) -> Any:
+        peer = super().getClientAddress()
+        if isinstance(peer, address.UNIXAddress):
+            # The proxy's socket: the client is whom the proxy says it is.
+            forwarded = (self.getHeader(b"x-real-ip") or b"").decode("ascii", "replace")
+            return address.IPv4Address("TCP", forwarded or "unix", 0)
+        return peer
+
+    def getHost(self) -> Any:
+        host = super().getHost()
+        if isinstance(host, address.UNIXAddress):
+            return address.IPv4Address("TCP", "127.0.0.1", settings.ZITI_CTRL_PORT)
+        return host
+
+
+class ControllerChannel(http.HTTPChannel):
+    """Twisted's HTTP/1.1 parser with deadlines and HTTP's own refusal codes."""
+
+    site: ControllerSite
+    _deadline: IDelayedCall | None = None
+    _refused = False
+    _peer_certificate: x509.Certificate | None = None
+    _peer_certificate_read = False
+    body_limit = 0
+    api_request = False  # whether the request being read is for the JSON API
+
+    # --- deadlines -----------------------------------------------------------------
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.MAX_LENGTH = self.site.limits.max_request_line
+        self.totalHeadersSize = self.site.limits.max_header_bytes
+        self.maxHeaders = self.site.limits.max_headers
+        self.site.channels.add(self)
+        self._arm(self.site.limits.header_timeout_s, "no complete request in time")
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._disarm()
+        self.site.channels.discard(self)
+        super().connectionLost(reason)
+
+    def _arm(self, seconds: float, why: str) -> None:
+        self._disarm()
+        self._deadline = self.site.reactor.callLater(seconds, self._deadline_passed, why)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _deadline_passed(self, why: str) -> None:
+        self._deadline = None
+        self.site.peer_log.refused(self._peer_host(), why)
+        # No goodbye owed to a peer that stalls; abort frees the socket at once.
+        abort(self)
+
+    # --- the request's phases -----------------------------------------------------
+    def dataReceived(self, data: bytes) -> None:
+        if not self._refused:
+            super().dataReceived(data)
+
+    def allHeadersReceived(self) -> None:
+        self._disarm()
+        limits = self.site.limits
+        self.api_request = self._is_api(self._path)
+        self.body_limit = limits.max_api_body if self.api_request else limits.max_console_body
+        if self.length is not None and self.length > self.body_limit:
+            self.refuse_body(self.length)
+            return
+        super().allHeadersReceived()
+        if self.length != 0:
+            self._arm(limits.body_timeout_s, "request body not complete in time")
+
+    def allContentReceived(self) -> None:
+        if self._refused:
+            return
+        self._disarm()
+        super().allContentReceived()
+
+    def requestDone(self, request: http.Request) -> None:
+        super().requestDone(request)
+        if self.persistent and not self._refused:
+            self._arm(self.site.limits.header_timeout_s, "idle after a response")
+
+    # --- refusals -------------------------------------------------------------------
+    def lineLengthExceeded(self, line: bytes) -> None:
+        # `_command` exists from the parsed request line until the request is complete.
+        if getattr(self, "_command", None) is None:
+            target = line.split(b" ", 2)[1] if line.count(b" ") else b""
+            self._refuse(414, "URI Too Long", "the request line is too long", self._is_api(target))
+        else:
+            self._refuse(
+                431, "Request Header Fields Too Large", "a header line is too long", self._api_so_far()
+            )
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        if self._receivedHeaderSize > self.totalHeadersSize or self._receivedHeaderCount > self.maxHeaders:
+            self._refuse(
+                431, "Request Header Fields Too Large", "too many or too large headers", self._api_so_far()
+            )
+        else:
+            self._refuse(400, "Bad Request", "the request is not valid HTTP/1.1", self._api_so_far())
+
+    def refuse_body(self, size: int) -> None:
+        self._refuse(
+            413,
+            "Content Too Large",
+            f"the request body is larger than {self.body_limit} bytes",
+            self.api_request,
+            logged=f"a body of {size} bytes or more",
+        )
+
+    def _api_so_far(self) -> bool:
+        path = getattr(self, "_path", None)  # there from the request line to the complete request
+        return self._is_api(path) if path is not None else self.api_request
+
+    def _refuse(self, status: int, phrase: str, message: str, api: bool, *, logged: str = "") -> None:
+        if self._refused or self.transport is None:
+            return
+        self._refused = True
+        self._disarm()
+        self.site.peer_log.refused(self._peer_host(), f"{status} {logged or message}")
+        content_type, body = refusal_body(status, message, api=api)
+        head = (
+            f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        self.loseConnection()
+
+    # --- facts for the application --------------------------------------------------
+    def _is_api(self, path: bytes | None) -> bool:
+        target = (path or b"").split(b"?", 1)[0]
+        target = b"/" + target.lstrip(b"/")  # `//enroll` is `/enroll` (wire-protocol.md)
+        return target.startswith(self.site.api_prefixes)
+
+    def _peer_host(self) -> str:
+        peer = self.transport.getPeer() if self.transport is not None else None
+        return str(getattr(peer, "host", None) or "unix socket")
+
+    def peer_certificate(self) -> x509.Certificate | None:
+        """The certificate the TLS peer presented, unverified; read once per connection."""
+        if not self._peer_certificate_read:
+            self._peer_certificate_read = True
+            tls = interfaces.ISSLTransport(self.transport, None)
+            cert: Any = tls.getPeerCertificate() if tls is not None else None  # pyOpenSSL's X509
+            self._peer_certificate = cert.to_cryptography() if cert is not None else None
+        return self._peer_certificate
+
+
+def abort(channel: http.HTTPChannel) -> None:
+    """Close at once, without the TLS goodbye: for peers that stall or are being dropped."""
+    transport: Any = channel.transport  # TLS and TCP transports both can abort
+    if transport is not None:
+        transport.abortConnection()
+
+
+def refusal_body(status: int, message: str, *, api: bool) -> tuple[str, bytes]:
+    """What a refused request reads: the API's error envelope, or a short page."""
+    if api:
+        code = {413: "REQUEST_TOO_LARGE", 414: "URI_TOO_LONG", 431: "HEADERS_TOO_LARGE"}.get(
+            status, "BAD_REQUEST"
+        )
+        envelope = {"error": {"code": code, "message": message, "requestId": "", "cause": {}}, "meta": {}}
+        return "application/json", json.dumps(envelope).encode()
+    page = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Request refused</title>"
+        "<body style='font-family:system-ui;margin:3rem'>"
+        f"<h1>Request refused</h1><p>The server did not process this request: {message}."
+        " Nothing was saved.</p>"
+        "<p><a href='javascript:history.back()'>Go back</a> and try again with less data.</p>"
+    )
+    return "text/html; charset=utf-8", page.encode()
+
+
+class DjangoResource(wsgi.WSGIResource):
+    """Django behind the thread pool, told what the connection knows about the client."""
+
+    def __init__(self, reactor: Any, pool: ThreadPool, app: Any, *, via_proxy: bool) -> None:
+        super().__init__(reactor, pool, app)
+        self.via_proxy = via_proxy
+        self.active = 0
+        self._idle_waiters: list[defer.Deferred[None]] = []
+
+    def render(self, request: ControllerRequest) -> Any:
+        # Twisted's own WSGIResource.render, with our entries in the environ.
+        response = wsgi._WSGIResponse(self._reactor, self._threadpool, self._application, request)
+        environ: dict[str, Any] = response.environ
+        # The client speaks HTTPS to us or to the proxy in front; Django must know.
         environ["wsgi.url_scheme"] = "https"
         environ["HTTPS"] = "on"
-        pem = getattr(self.req.conn, "client_cert_pem", None)
-        if pem:
-            environ["SSL_CLIENT_CERT"] = pem
-        return environ
+        environ["ziti.via_proxy_socket"] = self.via_proxy
+        environ["ziti.peer_certificate"] = request.channel.peer_certificate()
+        self.active += 1
+        request.notifyFinish().addBoth(self._finished)
+        response.start()
+        return server.NOT_DONE_YET
+
+    def _finished(self, _result: object) -> None:
+        self.active -= 1
+        if not self.active:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+    def idle(self) -> defer.Deferred[None]:
+        """Fires when no request is in the thread pool."""
+        if not self.active:
+            return defer.succeed(None)
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._idle_waiters.append(waiter)
+        return waiter
 
 
-class ControllerServer(wsgi.Server):
-    ConnectionClass = TLSConnection
+class ControllerSite(server.Site):
+    protocol = ControllerChannel  # type: ignore[assignment]  # HTTP/1.1 only, no HTTP/2 negotiation
+    requestFactory = ControllerRequest
+
+    def __init__(self, resource: DjangoResource, limits: Limits, peer_log: PeerLog, reactor: Any) -> None:
+        # Our own deadlines replace Twisted's idle timeout. Django reads bodies itself;
+        # Twisted parsing forms too would cost twice and refuse, as a bare 400, bodies
+        # (a malformed multipart) that Django answers in words.
+        super().__init__(resource, timeout=None, reactor=reactor, parsePOSTFormSubmission=False)
+        self.limits = limits
+        self.peer_log = peer_log
+        self.api_prefixes = _api_path_prefixes()
+        self.channels: set[ControllerChannel] = set()
+
+    def log(self, request: http.Request) -> None:
+        # No access log: one line per request would cost more than the request.
+        return
+
+
+def listening_socket(bind: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A bound, listening TCP socket; SO_REUSEPORT lets every worker bind the same port."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((bind, port))
+    # A fleet connects in bursts; a short queue costs each dropped SYN a 1 s retransmit.
+    sock.listen(LISTEN_BACKLOG)
+    sock.setblocking(False)
+    return sock
+
+
+class ControllerServer:
+    """The console and API over HTTPS, and optionally plain HTTP on a proxy's Unix socket.
+
+    `listen()` and `close()` run in the reactor's thread.
+    """
 
     def __init__(
         self,
-        bind: tuple[str, int],
+        reactor: Any,
         app: Any,
-        trust_store: TrustStore,
+        tls: ServerTLS,
         *,
         threads: int,
-        reuse_port: bool = False,
+        tcp: socket.socket,
+        proxy_socket: socket.socket | None = None,
     ) -> None:
-        super().__init__(
-            bind,
-            app,
-            numthreads=threads,
-            timeout=30,
-            reuse_port=reuse_port,
-            server_name="ziti-controller",
-            # cheroot's default backlog of 5 drops SYNs when a fleet connects at once,
-            # and each drop costs the client a one-second retransmit.
-            request_queue_size=LISTEN_BACKLOG,
-        )
-        self.gateway = MutualTLSGateway
-        self.ssl_adapter = MutualTLSAdapter(trust_store)
+        self.reactor = reactor
+        self.pool = ThreadPool(minthreads=1, maxthreads=threads, name="django")
+        self.peer_log = PeerLog()
+        self._sockets = [(tcp, False), *([(proxy_socket, True)] if proxy_socket is not None else [])]
+        self.port = int(tcp.getsockname()[1])
+        self._tls = tls
+        self._app = app
+        self.sites: list[ControllerSite] = []
+        self.ports: list[Any] = []
+
+    def listen(self) -> None:
+        try:
+            self._listen()
+        finally:
+            for sock, _ in self._sockets:
+                sock.close()  # the reactor holds its own copy of each descriptor
+
+    def _listen(self) -> None:
+        self.pool.start()
+        for sock, via_proxy in self._sockets:
+            limits = Limits.from_settings(
+                idle_timeout_s=settings.ZITI_PROXY_IDLE_TIMEOUT if via_proxy else None
+            )
+            resource = DjangoResource(self.reactor, self.pool, self._app, via_proxy=via_proxy)
+            site = ControllerSite(resource, limits, self.peer_log, self.reactor)
+            factory: Any = site if via_proxy else TLSMemoryBIOFactory(self._tls, False, site)
+            self.ports.append(self.reactor.adoptStreamPort(sock.fileno(), sock.family, factory))
+            self.sites.append(site)
+
+    @defer.inlineCallbacks
+    def close(self, grace_s: float = 10.0) -> Generator[defer.Deferred[Any], Any, None]:
+        """Stop accepting, let requests in the pool finish (bounded), then drop the rest."""
+        yield defer.DeferredList([defer.maybeDeferred(port.stopListening) for port in self.ports])
+        idle = defer.DeferredList([site.resource.idle() for site in self.sites])
+        idle.addTimeout(grace_s, self.reactor)
+        try:
+            yield idle
+        except defer.TimeoutError:
+            log.warning("stopping with requests still running after %.0f s", grace_s)
+        for site in self.sites:
+            for channel in list(site.channels):
+                abort(channel)
+        # Joining the pool's threads from another thread keeps the reactor turning for
+        # any of them still writing a response.
+        yield threads.deferToThread(self.pool.stop)

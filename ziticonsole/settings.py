@@ -23,13 +23,27 @@ ZITI_CTRL_BIND = env.str("ZITI_CTRL_BIND", "127.0.0.1")
 # The port this process listens on; differs from ZITI_CTRL_PORT only behind a proxy,
 # where ZITI_CTRL_PORT is the proxy's, the one devices reach.
 ZITI_CTRL_LISTEN_PORT = env.int("ZITI_CTRL_LISTEN_PORT", ZITI_CTRL_PORT)
-# Addresses (or networks) of TLS-terminating proxies allowed to forward the client
-# certificate in ZITI_CLIENT_CERT_HEADER; from anyone else that header is ignored.
+# A TLS-terminating proxy forwards the client certificate in ZITI_CLIENT_CERT_HEADER.
+# The header is believed only from a peer that proves it is the proxy: a connection on
+# ZITI_PROXY_SOCKET (plain HTTP, mode 0660), or one presenting a proxy certificate of
+# our PKI (`manage.py proxy_certificate`). ZITI_TRUSTED_PROXIES, if set, narrows that
+# further to these addresses; an address alone proves nothing.
+ZITI_PROXY_SOCKET = env.str("ZITI_PROXY_SOCKET", "")
 ZITI_TRUSTED_PROXIES: list[str] = env.list("ZITI_TRUSTED_PROXIES", [])
 ZITI_CLIENT_CERT_HEADER = env.str("ZITI_CLIENT_CERT_HEADER", "X-Client-Cert")
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)
-ZITI_SERVER_THREADS = env.int("ZITI_SERVER_THREADS", 32)
+# Threads per worker that run Django; connections wait on the event loop, not here.
+ZITI_SERVER_THREADS = env.int("ZITI_SERVER_THREADS", 16)
+# What one connection may cost (seconds and bytes); see ziticonsole/server.py.
+ZITI_HEADER_TIMEOUT = env.float("ZITI_HEADER_TIMEOUT", 10.0)  # TLS handshake + headers, or keep-alive idle
+ZITI_BODY_TIMEOUT = env.float("ZITI_BODY_TIMEOUT", 30.0)
+ZITI_PROXY_IDLE_TIMEOUT = env.float("ZITI_PROXY_IDLE_TIMEOUT", 300.0)  # the proxy's keep-alive connections
+ZITI_MAX_REQUEST_LINE = env.int("ZITI_MAX_REQUEST_LINE", 8192)
+ZITI_MAX_HEADER_BYTES = env.int("ZITI_MAX_HEADER_BYTES", 32768)
+ZITI_MAX_HEADERS = env.int("ZITI_MAX_HEADERS", 100)
+ZITI_MAX_API_BODY = env.int("ZITI_MAX_API_BODY", 1024 * 1024)
+ZITI_MAX_CONSOLE_BODY = env.int("ZITI_MAX_CONSOLE_BODY", 10 * 1024 * 1024)
 # Server processes sharing the port; each uses its own core for TLS and Python work.
 ZITI_WORKERS = env.int("ZITI_WORKERS", os.cpu_count() or 1)
 
@@ -161,8 +175,17 @@ REST_FRAMEWORK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "ziticonsole.logs.SingleLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("ZITI_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # Twisted's notes on each client it times out or drops; ours are one line each.
+        "twisted": {"level": "WARNING"},
+    },
 }
