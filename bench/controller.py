@@ -44,6 +44,18 @@ def tree_cpu_seconds(root: int) -> float:
     return total / ticks
 
 
+def stop_process_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM lets a supervisor stop its workers; SIGKILL to its group only if that hangs."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One data directory (keys, SQLite or nothing) and the database the server uses."""
@@ -171,12 +183,4 @@ class ServerProcess:
             raise RuntimeError(f"{exc}: {self.log_tail()}") from exc
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        # SIGTERM lets the supervisor stop its workers; SIGKILL only if that hangs.
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=STOP_TIMEOUT_S)
+        stop_process_group(self.process)

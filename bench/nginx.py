@@ -10,18 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from bench.controller import Deployment, free_port, tree_cpu_seconds
+from bench.controller import Deployment, free_port, stop_process_group, tree_cpu_seconds
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 20.0
 # Two workers, like the app's ZITI_WORKERS=2: the same share of a 2-core machine.
 WORKER_PROCESSES = 2
 # Above the 256 clients of the zero-error check, times two for the upstream side.
@@ -161,14 +159,7 @@ http {{
 
     def stop(self) -> None:
         try:
-            if self.process is not None and self.process.poll() is None:
-                # SIGTERM: fast shutdown of master and workers; SIGKILL only if that hangs.
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait(timeout=STOP_TIMEOUT_S)
+            stop_process_group(self.process)
         finally:
             shutil.rmtree(self.prefix, ignore_errors=True)
 

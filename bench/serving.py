@@ -142,6 +142,12 @@ class ServingBench:
             with nginx.proxy(server.deployment, server.proxy_socket) as front:
                 cpu = {"app": server.cpu_seconds, "nginx": front.cpu_seconds}
                 runs += self.path_runs("nginx", front.port, cpu, supply, rate)
+                if any(run["errors"] for run in runs if run["path"] == "nginx"):
+                    # nginx says why it answered 502 (the app's side of the socket).
+                    skipped_log = front.log_tail(1500)
+                    for run in runs:
+                        if run["path"] == "nginx" and run["errors"]:
+                            run["nginx_error_log_tail"] = skipped_log
         else:
             self.say(f"nginx path skipped: {reason}")
             skipped["nginx"] = reason

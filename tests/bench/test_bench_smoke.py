@@ -111,7 +111,10 @@ def assert_wrk_measured(run: dict[str, Any]) -> None:
     for name in WRK_FIELDS:
         assert isinstance(run[name], Number), (name, run)
     assert run["units"] > 0, run
-    assert run["errors"] == 0, (run["error_kinds"], run["non_200"])
+    assert isinstance(run["errors"], int)
+    # At the headline's 16 clients any error is a bug; at 256 errors are a figure (a target).
+    if run["clients"] <= 16:
+        assert run["errors"] == 0, (run["error_kinds"], run["non_200"], run.get("nginx_error_log_tail"))
     assert run["full_handshakes_forced"], "the no-resume shim was not built"
 
 
