@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.postgres import DEFAULT_URL, redacted
-
-FULL_CONCURRENCY = (1, 4, 16, 64)
-QUICK_CONCURRENCY = (1, 4, 16)
+from bench.serving import Plan
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    concurrency: tuple[int, ...]
-    enrollments: int | None  # per concurrency level; None: the default rule
+    enrollments: int | None  # per Python-client measurement; None: the default rule
     quick: bool
+    wrk_clients: int  # the headline's client count
+    wrk_many_clients: int  # the zero-error check's
+    wrk_duration_s: int  # wrk -d of each headline run
+    wrk_many_duration_s: int
+    wrk_max_tokens: int  # per ott run: bounds the seeding
     auto: int
     auto_concurrency: int
     console_identities: int
@@ -34,28 +36,34 @@ class BenchConfig:
     out: Path
 
     def enrollments_at(self, concurrency: int) -> int:
-        """A fixed count per level, enough to keep every client busy for a while."""
+        """A fixed count per measurement, enough to keep every client busy for a while."""
         if self.enrollments is not None:
             return self.enrollments
         return max(20, 5 * concurrency) if self.quick else max(50, 10 * concurrency)
-
-    @property
-    def level_counts(self) -> dict[int, int]:
-        return {c: self.enrollments_at(c) for c in self.concurrency}
 
     @property
     def workers_count(self) -> int:
         return self.enrollments_at(self.workers_concurrency)
 
     @property
-    def ott_tokens_needed(self) -> int:
-        return sum(self.level_counts.values()) + self.workers_count * len(self.worker_counts)
+    def python_tokens_needed(self) -> int:
+        """Tokens of the Python-client measurements (the workers comparison)."""
+        return self.workers_count * len(self.worker_counts)
+
+    @property
+    def serving_plan(self) -> Plan:
+        return Plan(
+            clients=self.wrk_clients,
+            many_clients=self.wrk_many_clients,
+            duration_s=self.wrk_duration_s,
+            many_duration_s=self.wrk_many_duration_s,
+            max_tokens_per_run=self.wrk_max_tokens,
+        )
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["postgres_url"] = redacted(self.postgres_url)
         data["out"] = str(self.out)
-        data["enrollments_per_level"] = {str(c): n for c, n in self.level_counts.items()}
         return data
 
 
@@ -82,19 +90,31 @@ def parser() -> argparse.ArgumentParser:
         description="Benchmark the controller: a real `manage.py serve` process on a fresh data dir.",
     )
     p.add_argument("--quick", action="store_true", help="small counts: a fast run, and the smoke test's")
-    p.add_argument("--concurrency", type=_positive_list, help="levels, e.g. 1,4,16,64 (quick: 1,4,16)")
+    p.add_argument("--wrk-clients", type=_positive, default=16, help="wrk connections of the headline")
+    p.add_argument(
+        "--wrk-many-clients", type=_positive, default=256, help="wrk connections of the zero-error check"
+    )
+    p.add_argument(
+        "--wrk-duration", type=_positive, help="seconds of each headline wrk run (default 10; quick 3)"
+    )
+    p.add_argument(
+        "--wrk-many-duration", type=_positive, help="seconds of the zero-error run (default 10; quick 3)"
+    )
+    p.add_argument(
+        "--wrk-max-tokens",
+        type=_positive,
+        help="tokens per wrk ott run at the most (default 20000; quick 1500)",
+    )
     p.add_argument(
         "--enrollments",
         type=_positive,
-        help="enrollments per level (default max(50, 10*c); quick max(20, 5*c))",
+        help="Python-client enrollments per measurement (default max(50, 10*c); quick max(20, 5*c))",
     )
     p.add_argument("--auto", type=_positive, help="auto enrollments (default 2000; quick 50)")
     p.add_argument("--auto-concurrency", type=_positive, default=16)
     p.add_argument("--console-identities", type=_positive, help="default 100000; quick 2000")
     p.add_argument("--console-repeats", type=_positive, help="timed GETs per page (default 7; quick 3)")
-    p.add_argument(
-        "--workers", type=_positive, default=os.cpu_count() or 1, help="ZITI_WORKERS of the main server"
-    )
+    p.add_argument("--workers", type=_positive, default=2, help="ZITI_WORKERS of the main server (default 2)")
     p.add_argument("--server-threads", type=_positive, default=32, help="ZITI_SERVER_THREADS per worker")
     p.add_argument(
         "--worker-counts", type=_positive_list, default=(1, 2), help="ZITI_WORKERS values compared"
@@ -114,9 +134,13 @@ def from_args(argv: list[str] | None = None) -> BenchConfig:
     quick = args.quick
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return BenchConfig(
-        concurrency=args.concurrency or (QUICK_CONCURRENCY if quick else FULL_CONCURRENCY),
         enrollments=args.enrollments,
         quick=quick,
+        wrk_clients=args.wrk_clients,
+        wrk_many_clients=args.wrk_many_clients,
+        wrk_duration_s=args.wrk_duration or (3 if quick else 10),
+        wrk_many_duration_s=args.wrk_many_duration or (3 if quick else 10),
+        wrk_max_tokens=args.wrk_max_tokens or (1500 if quick else 20_000),
         auto=args.auto or (50 if quick else 2000),
         auto_concurrency=args.auto_concurrency,
         console_identities=args.console_identities or (2000 if quick else 100_000),

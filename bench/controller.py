@@ -24,6 +24,38 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time used so far by process `root` and its live children (one level deep).
+
+    Read from /proc, because the kernel credits children to their parent only once
+    they have exited; 0.0 where there is no /proc.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # Fields after the command name, which may itself hold spaces or ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process exited meanwhile
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if root in (pid, parent):
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / ticks
+
+
+def stop_process_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM lets a supervisor stop its workers; SIGKILL to its group only if that hangs."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One data directory (keys, SQLite or nothing) and the database the server uses."""
@@ -54,6 +86,15 @@ class Deployment:
         """What a client trusts to reach the server: the controller's root CA."""
         return self.data_dir / "pki" / "root-ca.crt"
 
+    @property
+    def server_cert(self) -> Path:
+        """The controller's TLS leaf (its key signs the JWTs): what a proxy in front presents."""
+        return self.data_dir / "pki" / "server.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.data_dir / "pki" / "server.key"
+
     def client_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.server_ca))
 
@@ -83,11 +124,16 @@ class Deployment:
 class ServerProcess:
     """`manage.py serve` with ZITI_WORKERS processes of ZITI_SERVER_THREADS threads, on a free port."""
 
-    def __init__(self, deployment: Deployment, workers: int, threads: int) -> None:
+    def __init__(
+        self, deployment: Deployment, workers: int, threads: int, *, proxy_socket: bool = False
+    ) -> None:
         self.deployment = deployment
         self.workers = workers
         self.threads = threads
         self.port = free_port()
+        # Where the server also speaks plain HTTP to a proxy in front (ZITI_PROXY_SOCKET),
+        # when asked to; a server that does not know the setting just ignores it.
+        self.proxy_socket = deployment.data_dir / f"app-{self.port}.sock" if proxy_socket else None
         # A file, not a pipe: a pipe nobody reads would block the server once full.
         self.log_path = deployment.data_dir / f"serve-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -102,6 +148,7 @@ class ServerProcess:
                     ZITI_CTRL_PORT=str(self.port),
                     ZITI_WORKERS=str(self.workers),
                     ZITI_SERVER_THREADS=str(self.threads),
+                    **({"ZITI_PROXY_SOCKET": str(self.proxy_socket)} if self.proxy_socket else {}),
                 ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -119,25 +166,8 @@ class ServerProcess:
         self.stop()
 
     def cpu_seconds(self) -> float:
-        """CPU time the server has used so far: the supervisor and its live workers.
-
-        Read from /proc, because the kernel credits workers to their parent only once
-        they have exited; 0.0 where there is no /proc.
-        """
-        if self.process is None:
-            return 0.0
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                # Fields after the command name, which may itself hold spaces or ")".
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # the process exited meanwhile
-            pid, parent = int(stat.parent.name), int(fields[1])
-            if self.process.pid in (pid, parent):
-                total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total / ticks
+        """CPU time the server has used so far: the supervisor and its live workers."""
+        return 0.0 if self.process is None else tree_cpu_seconds(self.process.pid)
 
     def log_tail(self, chars: int = 2000) -> str:
         try:
@@ -153,12 +183,4 @@ class ServerProcess:
             raise RuntimeError(f"{exc}: {self.log_tail()}") from exc
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        # SIGTERM lets the supervisor stop its workers; SIGKILL only if that hangs.
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=STOP_TIMEOUT_S)
+        stop_process_group(self.process)

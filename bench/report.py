@@ -47,40 +47,58 @@ def _measured(results: dict[str, Any]) -> list[tuple[str, Row]]:
     return [(name, db) for name, db in results["databases"].items() if db.get("status") == "ok"]
 
 
-def _sum(*values: int | None) -> int | None:
-    """None when any is unknown: a partial count would look like a real one."""
-    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+def _tokens_left(run: Row) -> Any:
+    """Tokens an ott run did not redeem; "ran out" when a wrk thread used its slice up."""
+    if "tokens" not in run:
+        return None
+    return "ran out" if run["ran_out"] else run["tokens"] - run["units"]
 
 
-def _enrollment_rows(results: dict[str, Any]) -> list[Row]:
-    return [
-        {"db": name, "ott": ott, "floor": floor, "ratio": ratio["enrollment_over_floor"]}
-        for name, db in _measured(results)
-        for ott, floor, ratio in zip(
-            db["ott_enrollment"], db["floor"], db["enrollment_vs_floor"], strict=True
-        )
-    ]
+def _met(value: bool | None) -> str:
+    return {True: "met", False: "NOT MET", None: "not measured"}[value]
 
 
-ENROLLMENT_COLUMNS: list[Column] = [
-    ("database", lambda r: r["db"]),
-    ("conc", lambda r: r["ott"]["concurrency"]),
-    ("enrolled", lambda r: r["ott"]["ok"]),
-    ("enroll/s", lambda r: r["ott"]["rate_per_s"]),
-    ("p50 ms", lambda r: r["ott"]["p50_ms"]),
-    ("p95 ms", lambda r: r["ott"]["p95_ms"]),
-    ("p99 ms", lambda r: r["ott"]["p99_ms"]),
-    ("errors", lambda r: r["ott"]["errors"]),
-    ("floor/s", lambda r: r["floor"]["rate_per_s"]),
-    ("floor p50", lambda r: r["floor"]["p50_ms"]),
-    ("floor p99", lambda r: r["floor"]["p99_ms"]),
-    ("floor err", lambda r: r["floor"]["errors"]),
-    ("enroll/floor", lambda r: r["ratio"]),
-    ("server cores", lambda r: r["ott"]["server_cpu_cores"]),
-    ("client cores", lambda r: r["ott"]["client_cpu_cores"]),
-    ("other cores", lambda r: r["ott"]["other_cpu_cores"]),
-    ("listen drops", lambda r: _sum(r["ott"]["listen_overflows"], r["floor"]["listen_overflows"])),
+SERVING_COLUMNS: list[Column] = [
+    ("path", lambda r: r["path"]),
+    ("second request", lambda r: r["kind"]),
+    ("clients", lambda r: r["clients"]),
+    ("units/s", lambda r: r["units_per_s"]),
+    ("x TLS limit", lambda r: r["ratio_to_tls_limit"]),
+    ("p50 ms", lambda r: r["p50_ms"]),
+    ("p99 ms", lambda r: r["p99_ms"]),
+    ("errors", lambda r: r["errors"]),
+    ("server CPU ms/unit", lambda r: r["server_cpu_ms_per_unit"]),
+    ("server cores", lambda r: r["server_cpu_cores"]),
+    ("client cores", lambda r: r["client_cpu_cores"]),
+    ("other cores", lambda r: r["other_cpu_cores"]),
+    ("units", lambda r: r["units"]),
+    ("tokens left", lambda r: _tokens_left(r)),
 ]
+
+
+def _serving_lines(name: str, serving: Row) -> list[str]:
+    if serving.get("status") != "ok":
+        return [f"{name}: serving paths {serving.get('status')}: {serving.get('reason', '')}"]
+    lines = [
+        f"{name}: units/s by serving path, wrk, {serving['duration_s']} s per run",
+        table(SERVING_COLUMNS, serving["runs"]),
+    ]
+    for path, reason in serving["skipped"].items():
+        lines.append(f"  {path} path not measured: {reason}")
+    for run in serving["runs"]:
+        if run["errors"]:
+            what = f"{run['path']} {run['kind']} c={run['clients']}"
+            lines.append(f"  {what}: errors {run['error_kinds']}, non-200 {run['non_200']}")
+        if run.get("server_resumes_sessions") and not serving["full_handshakes_forced"]:
+            lines.append(f"  {run['path']}: the server resumes TLS sessions and wrk was not stopped from it")
+    lines.append("targets (issue 8):")
+    lines += [
+        f"  {_met(t['met']):<12} {t['target']}: {_cell(t['value'])}"
+        + (f" ({t['note']})" if t.get("note") else "")
+        for t in serving["targets"]
+    ]
+    return lines
+
 
 AUTO_COLUMNS: list[Column] = [
     ("database", lambda r: r["db"]),
@@ -162,8 +180,7 @@ def render(results: dict[str, Any]) -> str:
     parts = [
         f"Controller benchmark {results['started_at']}: {host['cpus']} CPUs shared by client and server, "
         f"Python {host['python']}, load average {host['load_average_at_start'][0]:.1f} at start",
-        f"Main server ZITI_WORKERS={options['workers']}, ZITI_SERVER_THREADS={options['server_threads']}; "
-        "every enrollment request on a new TLS connection.",
+        f"Main server ZITI_WORKERS={options['workers']}, ZITI_SERVER_THREADS={options['server_threads']}.",
     ]
     parts += [
         f"{name}: {db['status']}: {db.get('reason', '')}"
@@ -190,10 +207,18 @@ def render(results: dict[str, Any]) -> str:
     ]
     parts += [
         "",
-        "ott enrollment (GET cacerts + POST /enroll?method=ott, two new TLS connections) vs floor "
-        "(GET cacerts + GET /version, same pattern)",
-        "listen drops: connections the kernel dropped because the accept queue was full",
-        table(ENROLLMENT_COLUMNS, _enrollment_rows(results)),
+        "Serving paths (wrk, a C client; every request a new TLS connection with a full handshake"
+        + ("" if results.get("full_handshakes_forced") else ", NOT forced: no C compiler for the shim")
+        + ").",
+        "A unit is the C SDK's two connections: GET /.well-known/est/cacerts, then the second request",
+        "(static: nginx's static 200; floor: GET /version; ott: POST /enroll?method=ott with a CSR).",
+        "units/s: 200 answers to the second request per second of wrk's run. p50/p99: per request",
+        "(one connection: handshake and exchange), both kinds mixed; a unit takes two in a row.",
+        "server CPU: the app's process tree, plus nginx's on the nginx path; client cores: wrk's CPU / wall.",
+    ]
+    for name, db in measured:
+        parts += ["", *_serving_lines(name, db.get("serving", {"status": "missing"}))]
+    parts += [
         "",
         "auto enrollment (POST /enroll?method=ca, a new mutual-TLS connection per device)",
         table(AUTO_COLUMNS, auto),
@@ -204,7 +229,8 @@ def render(results: dict[str, Any]) -> str:
         "queries per console request (in-process, Django test client)",
         table(QUERY_COLUMNS, queries),
         "",
-        f"workers (floor and ott enrollment at concurrency {options['workers_concurrency']})",
+        f"workers (Python client: floor and ott enrollment at concurrency {options['workers_concurrency']}, "
+        "every request on a new TLS connection)",
         table(WORKERS_COLUMNS, _workers_rows(results)),
     ]
     return "\n".join(parts)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios
+from bench import scenarios, wrk
 from bench.config import BenchConfig
 from bench.controller import Deployment, ServerProcess
 from bench.postgres import (
@@ -25,6 +25,7 @@ from bench.postgres import (
     drop_bench_database,
     redacted,
 )
+from bench.serving import ServingBench
 
 
 def progress(message: str) -> None:
@@ -34,28 +35,47 @@ def progress(message: str) -> None:
 class DatabaseRun:
     """All scenarios against one database, each server on the same data directory."""
 
-    def __init__(self, config: BenchConfig, label: str, database_url: str | None, workdir: Path) -> None:
+    def __init__(
+        self, config: BenchConfig, label: str, database_url: str | None, workdir: Path, shim: Path | None
+    ) -> None:
         self.config, self.label, self.workdir = config, label, workdir
         self.deployment = Deployment(
             data_dir=workdir / "var", database_url=database_url, admin_password=secrets.token_urlsafe(24)
         )
         self.server: ServerProcess | None = None
         self.supply: scenarios.OttSupply | None = None
+        self.shim = shim
+        self.serving_bench = ServingBench(config.serving_plan, shim, self.say)
+        self.tls: dict[str, Any] | None = None
+        self.seeded = 0
 
     def say(self, message: str) -> None:
         progress(f"[{self.label}] {message}")
 
+    @property
+    def wrk_skipped(self) -> str | None:
+        if not wrk.available():
+            return f"{wrk.WRK} is not installed"
+        return None
+
     @contextmanager
-    def serving(self, workers: int) -> Iterator[ServerProcess]:
+    def serving(self, workers: int, *, proxy_socket: bool = False) -> Iterator[ServerProcess]:
         self.say(f"starting manage.py serve with ZITI_WORKERS={workers}")
-        with ServerProcess(self.deployment, workers, self.config.server_threads) as server:
+        with ServerProcess(
+            self.deployment, workers, self.config.server_threads, proxy_socket=proxy_socket
+        ) as server:
             self.server = server
             scenarios.warm_up(server)
             if self.supply is None:
-                # After the first start: serve has migrated the database and made the PKI.
-                count = self.config.ott_tokens_needed
+                # After the first start: serve has migrated the database and made the PKI,
+                # whose server certificate the TLS limit's nginx presents.
+                count = self.config.python_tokens_needed
+                if self.wrk_skipped is None:
+                    self.tls = self.serving_bench.tls_limit(server)
+                    count += self.config.serving_plan.tokens_needed(self.tls["units_per_s"])
                 self.say(f"seeding {count} identities with JWTs for ott enrollment")
                 self.supply = scenarios.seed_ott_enrollments(self.deployment, count, self.workdir / "jwt")
+                self.seeded = count
             yield server
 
     def run(self) -> dict[str, Any]:
@@ -65,8 +85,11 @@ class DatabaseRun:
         # The main server last, so it can also serve its own workers measurement.
         order = [w for w in dict.fromkeys(config.worker_counts) if w != config.workers] + [config.workers]
         for workers in order:
-            with self.serving(workers) as server:
+            main = workers == config.workers
+            with self.serving(workers, proxy_socket=main) as server:
                 assert self.supply is not None
+                if main:
+                    result["serving"] = self.serving_paths(server)
                 if workers in config.worker_counts:
                     self.say(f"workers={workers}: floor and ott enrollment at c={config.workers_concurrency}")
                     worker_runs.append(
@@ -87,16 +110,21 @@ class DatabaseRun:
             "runs": sorted(worker_runs, key=lambda r: r["workers"]),
             "gain": scenarios.workers_gain(worker_runs),
         }
+        result["ott_tokens_seeded"] = self.seeded
         result["status"] = "ok"
         return result
 
+    def serving_paths(self, server: ServerProcess) -> dict[str, Any]:
+        """The headline: wrk against the TLS limit and each serving path."""
+        if self.wrk_skipped is not None:
+            self.say(f"serving paths skipped: {self.wrk_skipped}")
+            return {"status": "skipped", "reason": self.wrk_skipped}
+        assert self.supply is not None
+        assert self.tls is not None
+        return {"status": "ok", **self.serving_bench.run(server, self.supply, self.tls)}
+
     def main_scenarios(self, server: ServerProcess, result: dict[str, Any]) -> None:
         config = self.config
-        assert self.supply is not None
-        self.say(f"floor and ott enrollment at concurrency {', '.join(map(str, config.concurrency))}")
-        result.update(
-            scenarios.enrollment_levels(server, self.supply, config.level_counts, config.time_limit_s)
-        )
         self.say(f"auto enrollment of {config.auto} devices at c={config.auto_concurrency}")
         result["auto_enrollment"] = scenarios.auto_enrollment(
             server, config.auto, config.auto_concurrency, config.time_limit_s, self.workdir
@@ -107,10 +135,12 @@ class DatabaseRun:
         )
 
 
-def run_database(config: BenchConfig, label: str, database_url: str | None) -> dict[str, Any]:
+def run_database(
+    config: BenchConfig, label: str, database_url: str | None, shim: Path | None
+) -> dict[str, Any]:
     """Every scenario on one database; a failure is recorded, not raised."""
     workdir = Path(tempfile.mkdtemp(prefix=f"ziti-bench-{label}-"))
-    database_run = DatabaseRun(config, label, database_url, workdir)
+    database_run = DatabaseRun(config, label, database_url, workdir, shim)
     started = time.perf_counter()
     try:
         result = database_run.run()
@@ -126,7 +156,7 @@ def run_database(config: BenchConfig, label: str, database_url: str | None) -> d
     return result
 
 
-def run_postgres(config: BenchConfig) -> dict[str, Any]:
+def run_postgres(config: BenchConfig, shim: Path | None) -> dict[str, Any]:
     if not config.postgres:
         return {"status": "skipped", "reason": "--no-postgres"}
     try:
@@ -136,7 +166,7 @@ def run_postgres(config: BenchConfig) -> dict[str, Any]:
         return {"status": "skipped", "reason": f"PostgreSQL unreachable: {exc}"}
     progress(f"[postgresql] fresh database {redacted(url)}")
     try:
-        result = run_database(config, "postgresql", url)
+        result = run_database(config, "postgresql", url, shim)
     finally:
         # Every server of the run has stopped by now, so nothing holds the database.
         drop_error = drop_bench_database(config.postgres_url)
@@ -166,8 +196,13 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "options": config.as_json(),
         "databases": {},
     }
-    results["databases"]["sqlite"] = run_database(config, "sqlite", None)
-    results["databases"]["postgresql"] = run_postgres(config)
+    with tempfile.TemporaryDirectory(prefix="ziti-bench-shim-") as shim_dir:
+        shim = wrk.build_no_resume_shim(Path(shim_dir)) if wrk.available() else None
+        if wrk.available() and shim is None:
+            progress("no C compiler: wrk may resume TLS sessions where a server allows it")
+        results["full_handshakes_forced"] = shim is not None
+        results["databases"]["sqlite"] = run_database(config, "sqlite", None, shim)
+        results["databases"]["postgresql"] = run_postgres(config, shim)
     results["host"]["load_average_at_end"] = os.getloadavg()
     results["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results["wall_s"] = round(time.perf_counter() - clock, 1)

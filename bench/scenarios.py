@@ -133,25 +133,6 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 3) if denominator else None
 
 
-def enrollment_levels(
-    server: ServerProcess, supply: OttSupply, counts: dict[int, int], time_limit_s: float
-) -> dict[str, Any]:
-    """Floor, then ott enrollment, at each concurrency, on the same server."""
-    floor, ott, ratios = [], [], []
-    for concurrency, count in counts.items():
-        floor_summary = measure_floor(server, count, concurrency, time_limit_s)
-        ott_summary = measure_ott(server, supply.take(count), concurrency, time_limit_s)
-        floor.append(floor_summary)
-        ott.append(ott_summary)
-        ratios.append(
-            {
-                "concurrency": concurrency,
-                "enrollment_over_floor": ratio(ott_summary["rate_per_s"], floor_summary["rate_per_s"]),
-            }
-        )
-    return {"ott_enrollment": ott, "floor": floor, "enrollment_vs_floor": ratios}
-
-
 def workers_run(
     server: ServerProcess, supply: OttSupply, count: int, concurrency: int, time_limit_s: float
 ) -> dict[str, Any]:
