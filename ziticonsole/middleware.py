@@ -2,8 +2,12 @@
 
 import re
 from collections.abc import Callable
+from functools import cache
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -17,6 +21,53 @@ def collapse_slashes(
         if "//" in request.path_info:
             request.path_info = _SLASHES.sub("/", request.path_info)
             request.path = _SLASHES.sub("/", request.path)
+        return get_response(request)
+
+    return middleware
+
+
+@cache
+def api_path_prefixes() -> tuple[str, ...]:
+    """Where the JSON API lives: the enrollment routes, at / and under the edge prefix."""
+    from enrollment import urls as enrollment_urls
+    from enrollment.api import API_PREFIX
+
+    literal = {str(pattern.pattern).split("<", 1)[0] for pattern in enrollment_urls.urlpatterns}
+    return (API_PREFIX.rstrip("/") + "/", *sorted(f"/{p}" for p in literal))
+
+
+def is_api_path(path: str) -> bool:
+    return ("/" + path.lstrip("/")).startswith(api_path_prefixes())
+
+
+def console_body_limit(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A console form too large for Django comes back as the form, with words, not a bare 400.
+
+    Django refuses such a body (DATA_UPLOAD_MAX_MEMORY_SIZE) when the CSRF check first
+    reads it; answering before that keeps the admin on the page with a message.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if (
+            request.method == "POST"
+            and limit is not None
+            and length > limit
+            and not is_api_path(request.path)
+        ):
+            messages.error(
+                request,
+                f"What you sent was {filesizeformat(length)}, more than the {filesizeformat(limit)} a form "
+                "may hold, so nothing was saved. A certificate is a few kilobytes: check that you chose "
+                "the right file.",
+            )
+            return HttpResponseRedirect(request.get_full_path(), status=303)
         return get_response(request)
 
     return middleware

@@ -35,6 +35,8 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import http, server, wsgi
 from zope.interface import implementer
 
+from ziticonsole.middleware import api_path_prefixes
+
 log = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 1024
@@ -122,15 +124,6 @@ class ServerTLS:
 
     def serverConnectionForTLS(self, _protocol: object) -> SSL.Connection:
         return SSL.Connection(self._context, None)
-
-
-def _api_path_prefixes() -> tuple[bytes, ...]:
-    """Where the JSON API lives: the enrollment routes (at / and the edge prefix)."""
-    from enrollment import urls as enrollment_urls
-    from enrollment.api import API_PREFIX
-
-    literal = {str(pattern.pattern).split("<", 1)[0] for pattern in enrollment_urls.urlpatterns}
-    return (API_PREFIX.rstrip("/").encode() + b"/", *sorted(f"/{p}".encode() for p in literal))
 
 
 class ControllerRequest(server.Request):
@@ -374,7 +367,7 @@ class ControllerSite(server.Site):
         super().__init__(resource, timeout=None, reactor=reactor, parsePOSTFormSubmission=False)
         self.limits = limits
         self.peer_log = peer_log
-        self.api_prefixes = _api_path_prefixes()
+        self.api_prefixes = tuple(prefix.encode() for prefix in api_path_prefixes())
         self.channels: set[ControllerChannel] = set()
 
     def log(self, request: http.Request) -> None:

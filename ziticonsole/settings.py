@@ -91,6 +91,8 @@ MIDDLEWARE = [
     # Login is the default for every view; the enrollment API opts out explicitly.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any view reads the body (CSRF's check is the first), so it needs messages.
+    "ziticonsole.middleware.console_body_limit",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "enrollment.middleware.client_certificate",
 ]
@@ -115,12 +117,12 @@ TEMPLATES = [
 
 DATABASES = {"default": env.dj_db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'controller.sqlite3'}")}
 # Server threads keep their database connection between requests; health checks drop
-# broken ones. SQLite connects so cheaply that it is not worth it there.
+# broken ones. On SQLite too: closing the last connection checkpoints the WAL, which
+# cost a millisecond per request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("ZITI_DB_CONN_MAX_AGE", 60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["ENGINE"] = "ziticonsole.db.sqlite3"
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN,
     # so concurrent writers queue on the busy timeout instead of failing with
     # "database is locked" when a read transaction tries to upgrade.
