@@ -17,6 +17,7 @@ from bench.serving import Plan
 class BenchConfig:
     enrollments: int | None  # per Python-client measurement; None: the default rule
     quick: bool
+    serving_only: bool  # the wrk headline alone, without the Python-client scenarios
     wrk_clients: int  # the headline's client count
     wrk_many_clients: int  # the zero-error check's
     wrk_duration_s: int  # wrk -d of each headline run
@@ -90,6 +91,9 @@ def parser() -> argparse.ArgumentParser:
         description="Benchmark the controller: a real `manage.py serve` process on a fresh data dir.",
     )
     p.add_argument("--quick", action="store_true", help="small counts: a fast run, and the smoke test's")
+    p.add_argument(
+        "--serving-only", action="store_true", help="only the wrk headline: TLS limit and serving paths"
+    )
     p.add_argument("--wrk-clients", type=_positive, default=16, help="wrk connections of the headline")
     p.add_argument(
         "--wrk-many-clients", type=_positive, default=256, help="wrk connections of the zero-error check"
@@ -136,6 +140,7 @@ def from_args(argv: list[str] | None = None) -> BenchConfig:
     return BenchConfig(
         enrollments=args.enrollments,
         quick=quick,
+        serving_only=args.serving_only,
         wrk_clients=args.wrk_clients,
         wrk_many_clients=args.wrk_many_clients,
         wrk_duration_s=args.wrk_duration or (3 if quick else 10),

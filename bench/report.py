@@ -189,7 +189,8 @@ def render(results: dict[str, Any]) -> str:
     ]
     if not measured:
         return "\n".join(parts)
-    auto = [{"db": name, **db["auto_enrollment"]} for name, db in measured]
+    serving_only = not any("auto_enrollment" in db for _name, db in measured)
+    auto = [{"db": name, **db["auto_enrollment"]} for name, db in measured if not serving_only]
     console = [
         {
             "db": name,
@@ -198,11 +199,13 @@ def render(results: dict[str, Any]) -> str:
             **timing,
         }
         for name, db in measured
+        if not serving_only
         for page, timing in db["console"]["pages"].items()
     ]
     queries = [
         {"db": name, "when": when, **counts}
         for name, db in measured
+        if not serving_only
         for when, counts in db["console"]["query_count"].items()
     ]
     parts += [
@@ -218,6 +221,8 @@ def render(results: dict[str, Any]) -> str:
     ]
     for name, db in measured:
         parts += ["", *_serving_lines(name, db.get("serving", {"status": "missing"}))]
+    if serving_only:
+        return "\n".join(parts)
     parts += [
         "",
         "auto enrollment (POST /enroll?method=ca, a new mutual-TLS connection per device)",

@@ -84,12 +84,16 @@ class DatabaseRun:
         worker_runs = []
         # The main server last, so it can also serve its own workers measurement.
         order = [w for w in dict.fromkeys(config.worker_counts) if w != config.workers] + [config.workers]
+        if config.serving_only:
+            order = [config.workers]
         for workers in order:
             main = workers == config.workers
             with self.serving(workers, proxy_socket=main) as server:
                 assert self.supply is not None
                 if main:
                     result["serving"] = self.serving_paths(server)
+                if config.serving_only:
+                    continue
                 if workers in config.worker_counts:
                     self.say(f"workers={workers}: floor and ott enrollment at c={config.workers_concurrency}")
                     worker_runs.append(
