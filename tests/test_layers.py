@@ -43,6 +43,8 @@ def test_no_module_imports_a_layer_above_its_own():
 
 def test_the_check_sees_an_upward_import(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("import os\nfrom enrollment.models import ApiSession\n\ndef f():\n    import ziticonsole\n")
+    module.write_text(
+        "import os\nfrom enrollment.models import ApiSession\n\ndef f():\n    import ziticonsole\n"
+    )
 
     assert _imported_packages(module) == {("os", 1), ("enrollment", 2), ("ziticonsole", 5)}

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from authorities.models import CertificateAuthority
 from authorities.services import create_certificate_authority, verify_certificate_authority
-from enrollment.models import ApiSession, Enrollment
-from identities.models import Authenticator, Identity
+from enrollment.models import ApiSession
+from identities.models import Authenticator, Enrollment, Identity
 from identities.services import create_identity, set_identity_disabled
 from tests.helpers import TestCA, https_request, make_ca, write_cert_and_key
 
@@ -92,7 +92,7 @@ def test_ottca_makes_the_device_certificate_the_authenticator(controller, fleet,
 
 
 def test_ottca_jwt_says_ottca(controller, fleet, pki):
-    from enrollment.services import enrollment_jwt
+    from identities.services import enrollment_jwt
 
     ca = register(fleet)
     _identity, enrollment = create_identity(name="sensor", identity_type="device", ca=ca)
