@@ -5,8 +5,11 @@ enrollment API's wire errors add their code on top."""
 from __future__ import annotations
 
 
-class DomainError(Exception):
-    """A request the domain refuses, phrased for the person or device that made it."""
+class DomainError(ValueError):
+    """A request the domain refuses, phrased for the person or device that made it.
+
+    A ValueError, as the identity and CA errors were before they shared this base.
+    """
 
     default_message = "the request could not be carried out"
 
