@@ -141,8 +141,8 @@ def ca_delete(request: HttpRequest, pk: str) -> HttpResponse:
     context = {
         "ca": ca,
         "authenticator_count": ca.authenticators.count(),
-        # Both are rows of identities/, reached by the relations it declares: this
-        # layer below it never imports it.
+        # Rows of identities/, counted through the relations it declares on the CA:
+        # authorities sits below identities and never imports it.
         "pending_enrollment_count": ca.enrollments.pending().count(),
     }
     return render(request, "authorities/confirm_delete.html", context)
