@@ -7,24 +7,21 @@ from typing import Any
 
 from django import forms
 
-from authorities.certificates import MAX_PEM_BYTES
 from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT
 from authorities.services import NAME_FORMAT_PLACEHOLDERS
-from identities.forms import RoleAttributesField
-from ziticonsole.names import MAX_NAME_LENGTH
+from kernel.certificates import MAX_PEM_BYTES
+from kernel.forms import RoleAttributesField, ServiceErrorsForm
+from kernel.names import MAX_NAME_LENGTH
 
 PEM_PLACEHOLDER = "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----"
 
 
-class _ServiceErrorsForm(forms.Form):
+class _ServiceErrorsForm(ServiceErrorsForm):
     # The input a services error about "certificate" belongs under, if the form has one.
     certificate_field: str | None = None
 
-    def add_service_error(self, field: str | None, message: str) -> None:
-        """Show a CertificateAuthorityError where it belongs: under the field it names."""
-        if field == "certificate":
-            field = self.certificate_field
-        self.add_error(field if field in self.fields else None, message)
+    def field_for(self, field: str | None) -> str | None:
+        return self.certificate_field if field == "certificate" else field
 
 
 class CertificateUploadForm(_ServiceErrorsForm):

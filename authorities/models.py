@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 
 from cryptography import x509
 from django.db import models
 from django.utils import timezone
 
-from ziticonsole.ids import new_id
+from kernel.certificates import certificate_from_pem
+from kernel.ids import new_id
 
 DEFAULT_IDENTITY_NAME_FORMAT = "[caName]-[commonName]"
 
@@ -19,12 +21,46 @@ def new_verification_token() -> str:
     return secrets.token_hex(16)
 
 
-class CertificateAuthorityQuerySet(models.QuerySet["CertificateAuthority"]):
-    def verified(self) -> CertificateAuthorityQuerySet:
-        return self.filter(is_verified=True)
+class CaUse(enum.Enum):
+    """What a third-party CA's certificates may be used for; each use has its own flag."""
 
-    def for_auto_enrollment(self) -> CertificateAuthorityQuerySet:
-        return self.verified().filter(is_auto_ca_enrollment_enabled=True)
+    OTT_ENROLLMENT = "is_ott_ca_enrollment_enabled"
+    AUTO_ENROLLMENT = "is_auto_ca_enrollment_enabled"
+    AUTHENTICATION = "is_auth_enabled"
+
+    @property
+    def flag(self) -> str:
+        """The CertificateAuthority field that switches this use on."""
+        return self.value
+
+    @property
+    def label(self) -> str:
+        """The flag's verbose name: "OTT CA enrollment", "auto enrollment", "authentication"."""
+        field = CertificateAuthority._meta.get_field(self.flag)
+        assert isinstance(field, models.BooleanField)
+        return str(field.verbose_name)
+
+
+class CertificateAuthorityQuerySet(models.QuerySet["CertificateAuthority"]):
+    # The one rule for what a CA may do, in SQL (usable_for) and in words (refusal):
+    # it must be verified, and the use must be switched on.
+
+    def usable_for(self, use: CaUse) -> CertificateAuthorityQuerySet:
+        """The CAs that may be used for `use` now."""
+        return self.filter(is_verified=True, **{use.flag: True})
+
+    def refusal(self, pk: str | None, use: CaUse) -> str | None:
+        """Why the CA `pk` may not be used for `use` now, as a phrase ("is not verified
+        yet"), or None if it may. A `pk` of None, or of a deleted CA, "is gone"."""
+        row = self.filter(pk=pk).values_list("is_verified", use.flag).first() if pk else None
+        if row is None:
+            return "is gone"
+        is_verified, use_enabled = row
+        if not is_verified:
+            return "is not verified yet"
+        if not use_enabled:
+            return f"has {use.label} off"
+        return None
 
 
 class CertificateAuthority(models.Model):
@@ -55,6 +91,14 @@ class CertificateAuthority(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def refusal(self, use: CaUse) -> str | None:
+        """Why this CA may not be used for `use` now, or None if it may.
+
+        Asks the database, not this object: a CA unverified, switched off or deleted
+        since it was loaded is refused.
+        """
+        return CertificateAuthority.objects.refusal(self.pk, use)
+
     @property
     def certificate(self) -> x509.Certificate:
-        return x509.load_pem_x509_certificate(self.certificate_pem.encode())
+        return certificate_from_pem(self.certificate_pem)

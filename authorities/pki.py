@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
-from ziticonsole.secrets import write_private_file
+from kernel.certificates import to_pem
+from kernel.secrets import write_private_file
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +59,6 @@ class ControllerPKI:
     @property
     def ca_bundle_pem(self) -> str:
         return "".join(to_pem(cert) for cert in self.ca_bundle)
-
-
-def to_pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def sha1_fingerprint(cert: x509.Certificate) -> str:
-    """The fingerprint OpenZiti uses to identify a certificate: hex SHA-1 of the DER."""
-    return cert.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - an identifier, not a signature
 
 
 def _now() -> dt.datetime:

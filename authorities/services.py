@@ -11,21 +11,21 @@ from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from authorities.certificates import CertificateRejected, is_ca_certificate, load_single_certificate
-from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT, CertificateAuthority
-from authorities.pki import issue_proxy_certificate, load_pki, private_key_pem, sha1_fingerprint, to_pem
-from ziticonsole.names import MAX_NAME_LENGTH, clean_name, clean_role_attributes
-from ziticonsole.secrets import write_private_file
+from authorities.errors import CertificateAuthorityError
+from authorities.jwt import sign_enrollment_claims
+from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT, CaUse, CertificateAuthority
+from authorities.pki import issue_proxy_certificate, load_pki, private_key_pem
+from kernel.certificates import (
+    CertificateRejected,
+    is_ca_certificate,
+    load_single_certificate,
+    sha1_fingerprint,
+    to_pem,
+)
+from kernel.names import MAX_NAME_LENGTH, clean_name, clean_role_attributes
+from kernel.secrets import write_private_file
 
 NAME_FORMAT_PLACEHOLDERS = ("[caName]", "[caId]", "[commonName]", "[requestedName]", "[identityId]")
-
-
-class CertificateAuthorityError(ValueError):
-    """A CA request that cannot be carried out, phrased for the admin."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _validated_name(name: str) -> str:
@@ -186,6 +186,17 @@ def third_party_ca_pems() -> list[str]:
     the application then answers why it cannot be used, in words.
     """
     return list(CertificateAuthority.objects.order_by("pk").values_list("certificate_pem", flat=True))
+
+
+def ca_enrollment_jwt(ca: CertificateAuthority) -> str:
+    """The reusable auto-enrollment JWT of a CA that may be used for auto enrollment now.
+
+    Raises CertificateAuthorityError saying why not, otherwise.
+    """
+    refusal = ca.refusal(CaUse.AUTO_ENROLLMENT)
+    if refusal is not None:
+        raise CertificateAuthorityError(f"this CA is not verified or has auto enrollment off: it {refusal}")
+    return sign_enrollment_claims({"em": "ca", "sub": ca.id, "jti": ca.id, "name": ca.name})
 
 
 def render_identity_name(

@@ -14,8 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from authorities.errors import CertificateAuthorityError
 from authorities.models import CertificateAuthority
-from enrollment import errors, services
+from authorities.services import ca_enrollment_jwt
+from enrollment import errors, services, sessions
 from enrollment.middleware import client_certificate_of
 from enrollment.models import ApiSession
 from enrollment.parsers import AnyContentNegotiation, PemCsrParser, PemFileParser, Pkcs10Parser
@@ -143,10 +145,14 @@ class CaJwtView(EnrollmentApiView):
         ca = CertificateAuthority.objects.filter(pk=ca_id).first()
         if ca is None:
             raise NotFound("no certificate authority with this id")
-        return HttpResponse(services.ca_enrollment_jwt(ca), content_type="application/jwt")
+        try:
+            token = ca_enrollment_jwt(ca)
+        except CertificateAuthorityError as exc:
+            raise errors.EnrollmentCaNotValid(exc.message) from exc
+        return HttpResponse(token, content_type="application/jwt")
 
 
-def _session_data(opened: services.OpenedSession | None, session: ApiSession) -> dict[str, Any]:
+def _session_data(opened: sessions.OpenedSession | None, session: ApiSession) -> dict[str, Any]:
     identity = session.identity
     data: dict[str, Any] = {
         "id": session.id,
@@ -174,7 +180,7 @@ class AuthenticateView(EnrollmentApiView):
         method = request.query_params.get("method", "")
         if method != "cert":
             raise errors.InvalidAuth(f'authentication method "{method}" is not supported; use cert')
-        opened = services.authenticate_with_certificate(client_certificate_of(request))
+        opened = sessions.authenticate_with_certificate(client_certificate_of(request))
         response = Response(envelope(_session_data(opened, opened.session)))
         response["zt-session"] = opened.token
         return response
@@ -182,13 +188,13 @@ class AuthenticateView(EnrollmentApiView):
 
 class CurrentApiSessionView(EnrollmentApiView):
     def get(self, request: Request) -> Response:
-        session = services.current_api_session(request.headers.get("zt-session"))
+        session = sessions.current_api_session(request.headers.get("zt-session"))
         return Response(envelope(_session_data(None, session)))
 
 
 class CurrentIdentityView(EnrollmentApiView):
     def get(self, request: Request) -> Response:
-        identity = services.current_api_session(request.headers.get("zt-session")).identity
+        identity = sessions.current_api_session(request.headers.get("zt-session")).identity
         return Response(
             envelope(
                 {

@@ -15,18 +15,21 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from kernel.errors import DomainError
+
 log = logging.getLogger(__name__)
 
 
-class EnrollmentError(Exception):
+class EnrollmentError(DomainError):
+    """A domain error with the wire code and HTTP status the enrollment API answers with."""
+
     code = "UNHANDLED"
     status: int = status.HTTP_400_BAD_REQUEST
     default_message = "the request could not be processed"
 
     def __init__(self, message: str | None = None, cause: dict[str, Any] | None = None) -> None:
-        self.message = message or self.default_message
+        super().__init__(message)
         self.cause = cause or {}
-        super().__init__(self.message)
 
 
 class CouldNotValidate(EnrollmentError):

@@ -1,14 +1,33 @@
-"""Errors of identity management, phrased for the admin who caused them."""
+"""Errors of identity management, phrased for the admin (or device) that caused them."""
+
+from __future__ import annotations
+
+from kernel.errors import DomainError
 
 
-class IdentityError(ValueError):
-    """A request to create or change an identity that cannot be carried out."""
+class IdentityError(DomainError):
+    """A request to create, change or enroll an identity that cannot be carried out."""
 
 
 class IdentityNameTaken(IdentityError):
     def __init__(self, name: str) -> None:
-        super().__init__(f'an identity named "{name}" already exists')
+        super().__init__(f'an identity named "{name}" already exists', "name")
 
 
 class InvalidIdentity(IdentityError):
     pass
+
+
+class IdentityTypeChangeError(IdentityError):
+    default_message = "an identity's type cannot be changed"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, "identity_type")
+
+
+class EnrollmentUsed(IdentityError):
+    default_message = "the enrollment token has been used or has expired"
+
+
+class CertificateTaken(IdentityError):
+    default_message = "the certificate is already in use by another identity"

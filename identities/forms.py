@@ -3,37 +3,15 @@ identities.services, which the views call with the cleaned data."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 
-from authorities.models import CertificateAuthority
+from authorities.models import CaUse, CertificateAuthority
 from identities.models import IdentityType
-from ziticonsole.names import MAX_NAME_LENGTH
-
-ROLE_ATTRIBUTES_HELP = "Comma-separated, for example: sales, laptops. Policies select identities by these."
-
-
-class RoleAttributesField(forms.CharField):
-    """Role attributes typed as one comma-separated line, cleaned to a list."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("help_text", ROLE_ATTRIBUTES_HELP)
-        super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        text = super().to_python(value) or ""
-        return [part.strip() for part in text.split(",") if part.strip()]
-
-    def prepare_value(self, value: Any) -> Any:
-        # The initial value is the identity's list; show it the way it is typed.
-        if isinstance(value, list | tuple):
-            return ", ".join(value)
-        return value
+from kernel.forms import RoleAttributesField, ServiceErrorsForm
+from kernel.names import MAX_NAME_LENGTH
 
 
-class IdentityCreateForm(forms.Form):
+class IdentityCreateForm(ServiceErrorsForm):
     name = forms.CharField(max_length=MAX_NAME_LENGTH)
     identity_type = forms.ChoiceField(
         label="Type",
@@ -46,7 +24,7 @@ class IdentityCreateForm(forms.Form):
     # Only CAs a device could enroll with right now: verified, with OTT CA enrollment on.
     ca = forms.ModelChoiceField(
         label="Certificate authority",
-        queryset=CertificateAuthority.objects.verified().filter(is_ott_ca_enrollment_enabled=True),
+        queryset=CertificateAuthority.objects.usable_for(CaUse.OTT_ENROLLMENT),
         required=False,
         empty_label="None: a certificate from the internal PKI",
         help_text=(
@@ -56,7 +34,7 @@ class IdentityCreateForm(forms.Form):
     )
 
 
-class IdentityEditForm(forms.Form):
+class IdentityEditForm(ServiceErrorsForm):
     """Name and role attributes only: an identity's type never changes."""
 
     name = forms.CharField(max_length=MAX_NAME_LENGTH)

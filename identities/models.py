@@ -1,11 +1,15 @@
-"""Identities and the certificates they prove themselves with."""
+"""Identities, the certificates they prove themselves with, and their one-time enrollments."""
 
 from __future__ import annotations
+
+import datetime as dt
+import secrets
 
 from django.db import models
 from django.utils import timezone
 
-from ziticonsole.ids import new_id
+from identities.errors import IdentityTypeChangeError
+from kernel.ids import new_id
 
 
 class IdentityType(models.TextChoices):
@@ -19,10 +23,6 @@ class EnrollmentState(models.TextChoices):
     EXPIRED = "expired", "Expired"
     ENROLLED = "enrolled", "Enrolled"
     NONE = "none", "Not enrolled"
-
-
-class IdentityTypeChangeError(ValueError):
-    pass
 
 
 class Identity(models.Model):
@@ -74,3 +74,59 @@ class Authenticator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identity.name} {self.fingerprint}"
+
+
+class EnrollmentMethod(models.TextChoices):
+    OTT = "ott", "One-time token"
+    OTTCA = "ottca", "One-time token with third-party CA"
+
+
+def new_token() -> str:
+    # The jti: 256 random bits, unguessable.
+    return secrets.token_urlsafe(32)
+
+
+class EnrollmentQuerySet(models.QuerySet["Enrollment"]):
+    def unconsumed(self) -> EnrollmentQuerySet:
+        return self.filter(consumed_at__isnull=True)
+
+    def pending(self, now: dt.datetime | None = None) -> EnrollmentQuerySet:
+        """Not yet redeemed and not yet expired: the token can still be used."""
+        return self.unconsumed().filter(expires_at__gt=now or timezone.now())
+
+
+class Enrollment(models.Model):
+    """A one-time token: the device redeems it once to become the identity."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="enrollments")
+    method = models.CharField(max_length=8, choices=EnrollmentMethod.choices)
+    # For ottca: the third-party CA whose certificate the device will present. SET_NULL
+    # so that redeeming after the CA is gone says ENROLLMENT_CA_NOT_VALID.
+    ca = models.ForeignKey(
+        "authorities.CertificateAuthority",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enrollments",
+    )
+    # Kept in the clear because the console hands out the same JWT until it is used;
+    # it is worthless once consumed or expired.
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = EnrollmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.method} enrollment of {self.identity_id}"
+
+    def is_expired(self, now: dt.datetime | None = None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+    def is_pending(self, now: dt.datetime | None = None) -> bool:
+        return self.consumed_at is None and not self.is_expired(now)

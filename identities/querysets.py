@@ -7,8 +7,7 @@ import datetime as dt
 from django.db.models import Case, CharField, Exists, OuterRef, QuerySet, Value, When
 from django.utils import timezone
 
-from enrollment.models import Enrollment
-from identities.models import Authenticator, EnrollmentState, Identity
+from identities.models import Authenticator, Enrollment, EnrollmentState, Identity
 
 
 def with_enrollment_state(

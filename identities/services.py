@@ -1,19 +1,32 @@
-"""Use cases for identities: one function each, shared by console, API and commands."""
+"""Use cases for identities: one function each, shared by console, API and commands.
+
+The only module that writes Identity, Authenticator and Enrollment rows; the enrollment
+protocol redeems tokens and records certificates through the functions at the end.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 
+from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from authorities.models import CertificateAuthority
-from enrollment.models import Enrollment, EnrollmentMethod
-from identities.errors import IdentityNameTaken, InvalidIdentity
-from identities.models import Identity, IdentityType
-from ziticonsole.names import clean_name, clean_role_attributes
+from authorities.jwt import sign_enrollment_claims
+from authorities.models import CaUse, CertificateAuthority
+from identities.errors import (
+    CertificateTaken,
+    EnrollmentUsed,
+    IdentityError,
+    IdentityNameTaken,
+    InvalidIdentity,
+)
+from identities.models import Authenticator, Enrollment, EnrollmentMethod, Identity, IdentityType
+from kernel.certificates import sha1_fingerprint, to_pem
+from kernel.names import clean_name, clean_role_attributes
 
 
 def parse_identity_type(value: str) -> IdentityType:
@@ -29,7 +42,7 @@ def _validated_name(name: str) -> str:
     try:
         return clean_name(name, "an identity")
     except ValueError as exc:
-        raise InvalidIdentity(str(exc)) from exc
+        raise InvalidIdentity(str(exc), "name") from exc
 
 
 def enrollment_expiry(enrollment_minutes: int | None) -> dt.datetime:
@@ -51,20 +64,20 @@ def create_identity(
     """Create an identity with a pending one-time-token enrollment.
 
     With `ca`, the enrollment is ottca: the device will present a certificate from that
-    third-party CA instead of a CSR; the CA must be verified with OTT CA enrollment on.
+    third-party CA instead of a CSR; the CA must be usable for OTT enrollment now.
 
     Atomic: either both rows exist afterwards or neither does. Raises IdentityNameTaken
-    for a duplicate name and InvalidIdentity for a bad name, type or duration.
+    for a duplicate name and InvalidIdentity for a bad name, type, duration or CA.
     """
     name = _validated_name(name)
     kind = identity_type if isinstance(identity_type, IdentityType) else parse_identity_type(identity_type)
     expires_at = enrollment_expiry(enrollment_minutes)
-    if ca is not None and not (ca.is_verified and ca.is_ott_ca_enrollment_enabled):
-        # Such a token could never be redeemed; say so now rather than at the device.
-        problem = "is not verified yet" if not ca.is_verified else "has OTT CA enrollment off"
-        raise InvalidIdentity(f'the certificate authority "{ca.name}" {problem}')
     try:
         with transaction.atomic():
+            # Asked inside the write transaction: such a token could never be redeemed,
+            # so say so now rather than at the device.
+            if ca is not None and (refusal := ca.refusal(CaUse.OTT_ENROLLMENT)) is not None:
+                raise InvalidIdentity(f'the certificate authority "{ca.name}" {refusal}', "ca")
             identity = Identity.objects.create(
                 name=name,
                 identity_type=kind,
@@ -189,3 +202,110 @@ def seed_identities(
             raise IdentityNameTaken(clash) from exc
         raise
     return enrollments
+
+
+def enrollment_jwt(enrollment: Enrollment) -> str:
+    """The enrollment JWT a device redeems: em, sub, jti, exp and the identity's name."""
+    return sign_enrollment_claims(
+        {
+            "em": enrollment.method,
+            "sub": enrollment.identity_id,
+            "jti": enrollment.token,
+            "exp": int(enrollment.expires_at.timestamp()),
+            "name": enrollment.identity.name,
+        }
+    )
+
+
+def _record_authenticator(
+    identity: Identity, certificate: x509.Certificate, ca: CertificateAuthority | None
+) -> Authenticator:
+    try:
+        # The unique index on the fingerprint decides, even between concurrent requests.
+        with transaction.atomic():
+            return Authenticator.objects.create(
+                identity=identity,
+                fingerprint=sha1_fingerprint(certificate),
+                serial=format(certificate.serial_number, "x"),
+                not_after=certificate.not_valid_after_utc,
+                certificate_pem=to_pem(certificate),
+                ca=ca,
+            )
+    except IntegrityError as exc:
+        raise CertificateTaken() from exc
+
+
+def redeem_enrollment(
+    enrollment: Enrollment, certificate: x509.Certificate, ca: CertificateAuthority | None = None
+) -> Authenticator:
+    """Consume the token and make `certificate` its identity's authenticator, together.
+
+    One transaction: a failure leaves the token usable. The token is consumed by a
+    conditional UPDATE, not a read-then-write, so of two concurrent redemptions only one
+    matches the row, on SQLite and PostgreSQL alike. Raises EnrollmentUsed when the token
+    was used or expired meanwhile, CertificateTaken when another identity holds the
+    certificate.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        won = Enrollment.objects.filter(
+            pk=enrollment.pk, consumed_at__isnull=True, expires_at__gt=now
+        ).update(consumed_at=now)
+        if not won:
+            raise EnrollmentUsed()
+        return _record_authenticator(enrollment.identity, certificate, ca)
+
+
+def _unique_identity_name(base: str, batch: int = 20) -> str:
+    """`base`, or `base-2`, `base-3`, ... whichever is free.
+
+    Looks candidates up by exact name, a batch at a time, so the unique index answers;
+    scanning names by pattern would read every identity while holding the write lock.
+    """
+    for start in itertools.count(1, batch):
+        candidates = [base if n == 1 else f"{base}-{n}" for n in range(start, start + batch)]
+        taken = set(Identity.objects.filter(name__in=candidates).values_list("name", flat=True))
+        free = next((name for name in candidates if name not in taken), None)
+        if free is not None:
+            return free
+    raise AssertionError("unreachable")
+
+
+def create_enrolled_device(
+    *,
+    identity_id: str,
+    name: str,
+    role_attributes: Iterable[str],
+    certificate: x509.Certificate,
+    ca: CertificateAuthority,
+) -> Identity:
+    """Auto enrollment's half: a Device identity that holds `certificate` from `ca`.
+
+    The name follows the rule of every identity name; on collision it gets a counter
+    (`name-2`, ...). The identity and its authenticator commit together or not at all.
+    Raises InvalidIdentity for a name that breaks the rule, CertificateTaken when another
+    identity holds the certificate, and IdentityError when no free name was found.
+    """
+    try:
+        base = _validated_name(name)
+    except InvalidIdentity as exc:
+        raise InvalidIdentity(
+            f"the name made by the CA's identity name format is not valid: {exc}", "name"
+        ) from exc
+    for _attempt in range(5):
+        identity = Identity(
+            id=identity_id,
+            identity_type=IdentityType.DEVICE,
+            role_attributes=clean_role_attributes(role_attributes),
+        )
+        try:
+            with transaction.atomic():
+                # The counter may push a name over the limit: the rule holds for it too.
+                identity.name = _validated_name(_unique_identity_name(base))
+                identity.save(force_insert=True)
+                _record_authenticator(identity, certificate, ca)
+            return identity
+        except IntegrityError:
+            # Another enrollment took the same name between our look and our insert.
+            continue
+    raise IdentityError("could not find a free identity name; try again")

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from enrollment.services import enrollment_jwt
 from identities import services
-from identities.errors import IdentityError, IdentityNameTaken
+from identities.errors import IdentityError
 from identities.forms import IdentityCreateForm, IdentityEditForm
 from identities.models import Identity
 from identities.querysets import with_enrollment_state
-from ziticonsole.responses import jwt_download
+from kernel.responses import jwt_download
 
 PAGE_SIZE = 50
 # The sizes offered; anything else in ?per_page= falls back to PAGE_SIZE.
 PAGE_SIZES = (10, 25, 50, 100, 200)
-
-
-def _show_error(form: Form, error: IdentityError) -> None:
-    """Put a services error under the field it is about, else above the form."""
-    form.add_error("name" if isinstance(error, IdentityNameTaken) else None, str(error))
 
 
 def _identity_with_state(pk: str) -> Identity:
@@ -74,7 +67,7 @@ def identity_create(request: HttpRequest) -> HttpResponse:
                 ca=form.cleaned_data["ca"],
             )
         except IdentityError as error:
-            _show_error(form, error)
+            form.add_service_error(error)
         else:
             messages.success(request, f"Created identity {identity.name}. Its enrollment JWT is ready.")
             return redirect("identities:detail", pk=identity.pk)
@@ -94,7 +87,7 @@ def identity_detail(request: HttpRequest, pk: str) -> HttpResponse:
                     role_attributes=form.cleaned_data["role_attributes"],
                 )
             except IdentityError as error:
-                _show_error(form, error)
+                form.add_service_error(error)
             else:
                 messages.success(request, f"Saved identity {identity.name}.")
                 return redirect("identities:detail", pk=identity.pk)
@@ -127,7 +120,7 @@ def identity_jwt(request: HttpRequest, pk: str) -> HttpResponse:
     enrollment = identity.enrollments.pending().select_related("identity").first()
     if enrollment is None:
         raise Http404("this identity has no pending enrollment")
-    return jwt_download(enrollment_jwt(enrollment), identity.name)
+    return jwt_download(services.enrollment_jwt(enrollment), identity.name)
 
 
 @require_http_methods(["GET", "POST"])

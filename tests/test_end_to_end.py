@@ -11,10 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from authorities.models import CertificateAuthority
-from authorities.services import create_certificate_authority, verify_certificate_authority
-from enrollment.services import ca_enrollment_jwt, enrollment_jwt
+from authorities.services import ca_enrollment_jwt, create_certificate_authority, verify_certificate_authority
 from identities.models import Authenticator, Identity
-from identities.services import create_identity, set_identity_disabled
+from identities.services import create_identity, enrollment_jwt, set_identity_disabled
 from tests.helpers import https_request, make_ca, mtls_version_request, write_cert_and_key
 
 REFERENCE_ENROLL = """

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 
-from ziticonsole.secrets import write_private_file
+from kernel.secrets import write_private_file
 
 ADMIN_USERNAME = "admin"
 

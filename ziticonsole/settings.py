@@ -53,7 +53,7 @@ def _secret_key() -> str:
     configured = env.str("DJANGO_SECRET_KEY", "")
     if configured:
         return configured
-    from ziticonsole.secrets import read_or_create_secret
+    from kernel.secrets import read_or_create_secret
 
     return read_or_create_secret(DATA_DIR / "secret-key")
 

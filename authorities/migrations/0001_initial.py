@@ -2,7 +2,7 @@
 
 import authorities.models
 import django.utils.timezone
-import ziticonsole.ids
+import kernel.ids
 from django.db import migrations, models
 
 
@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='CertificateAuthority',
             fields=[
-                ('id', models.CharField(default=ziticonsole.ids.new_id, editable=False, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=kernel.ids.new_id, editable=False, max_length=32, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=255, unique=True)),
                 ('certificate_pem', models.TextField()),
                 ('fingerprint', models.CharField(max_length=40, unique=True)),

@@ -2,8 +2,8 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import enrollment.models
-import ziticonsole.ids
+import identities.models
+import kernel.ids
 from django.db import migrations, models
 
 
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='ApiSession',
             fields=[
-                ('id', models.CharField(default=ziticonsole.ids.new_id, editable=False, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=kernel.ids.new_id, editable=False, max_length=32, primary_key=True, serialize=False)),
                 ('token_hash', models.CharField(max_length=64, unique=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('last_activity_at', models.DateTimeField(default=django.utils.timezone.now)),
@@ -33,9 +33,9 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Enrollment',
             fields=[
-                ('id', models.CharField(default=ziticonsole.ids.new_id, editable=False, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=kernel.ids.new_id, editable=False, max_length=32, primary_key=True, serialize=False)),
                 ('method', models.CharField(choices=[('ott', 'One-time token'), ('ottca', 'One-time token with third-party CA')], max_length=8)),
-                ('token', models.CharField(default=enrollment.models.new_token, editable=False, max_length=64, unique=True)),
+                ('token', models.CharField(default=identities.models.new_token, editable=False, max_length=64, unique=True)),
                 ('expires_at', models.DateTimeField()),
                 ('consumed_at', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import ziticonsole.ids
+import kernel.ids
 from django.db import migrations, models
 
 
@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Identity',
             fields=[
-                ('id', models.CharField(default=ziticonsole.ids.new_id, editable=False, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=kernel.ids.new_id, editable=False, max_length=32, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=255, unique=True)),
                 ('identity_type', models.CharField(choices=[('User', 'User'), ('Device', 'Device'), ('Service', 'Service')], max_length=16)),
                 ('role_attributes', models.JSONField(blank=True, default=list)),

@@ -11,17 +11,16 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.core.management import CommandError, call_command
 
+from authorities.errors import CertificateAuthorityError
 from authorities.models import CertificateAuthority
 from authorities.services import (
-    CertificateAuthorityError,
     create_certificate_authority,
     third_party_ca_pems,
     update_certificate_authority,
     verification_recipe,
     verify_certificate_authority,
 )
-from enrollment.models import Enrollment
-from identities.models import Identity
+from identities.models import Enrollment, Identity
 from tests.helpers import make_ca
 
 pytestmark = pytest.mark.django_db

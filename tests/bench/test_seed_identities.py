@@ -11,9 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from enrollment.models import Enrollment
 from identities.errors import IdentityNameTaken, InvalidIdentity
-from identities.models import Identity
+from identities.models import Enrollment, Identity
 from identities.services import create_identity, seed_identities
 
 pytestmark = pytest.mark.django_db

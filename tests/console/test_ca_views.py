@@ -16,8 +16,7 @@ from django.urls import reverse
 
 from authorities.models import CertificateAuthority
 from authorities.services import create_certificate_authority, verify_certificate_authority
-from enrollment.models import EnrollmentMethod
-from identities.models import Identity
+from identities.models import EnrollmentMethod, Identity
 from tests.helpers import TestCA, form_csrf_token, make_ca
 
 

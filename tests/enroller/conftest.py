@@ -16,10 +16,8 @@ from typing import Any
 import pytest
 
 from enrollment.enroller.cli import main
-from enrollment.models import Enrollment
-from enrollment.services import enrollment_jwt
-from identities.models import Identity
-from identities.services import create_identity
+from identities.models import Enrollment, Identity
+from identities.services import create_identity, enrollment_jwt
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

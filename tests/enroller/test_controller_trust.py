@@ -11,9 +11,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from authorities.pki import issue_identity_certificate, to_pem
+from authorities.pki import issue_identity_certificate
 from enrollment.enroller import cli
 from enrollment.enroller.errors import ControllerNotTrusted, ProtocolError, TokenForged
+from kernel.certificates import to_pem
 from tests.helpers import ec_key, rsa_key
 
 from .conftest import assert_one_line_error, read_identity_file, run_in_process

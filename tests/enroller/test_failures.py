@@ -9,6 +9,7 @@ import jwt
 import pytest
 from django.utils import timezone
 
+from authorities.jwt import sign_enrollment_claims
 from enrollment.enroller import cli
 from enrollment.enroller.errors import (
     ControllerUnreachable,
@@ -21,9 +22,8 @@ from enrollment.enroller.errors import (
     TokenMalformed,
     UsageError,
 )
-from enrollment.jwt import sign_enrollment_claims
-from enrollment.services import enrollment_jwt
 from identities.models import Authenticator
+from identities.services import enrollment_jwt
 from tests.helpers import rsa_key
 
 from .conftest import assert_one_line_error, closed_port, run_in_process, run_subprocess

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 
-from authorities.pki import sha1_fingerprint
 from identities.models import Authenticator
+from kernel.certificates import sha1_fingerprint
 from tests.helpers import mtls_version_request
 
 from .conftest import read_identity_file, run_in_process, run_subprocess

@@ -10,8 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from authorities.models import CertificateAuthority
-from authorities.services import create_certificate_authority, verify_certificate_authority
-from enrollment.services import ca_enrollment_jwt
+from authorities.services import ca_enrollment_jwt, create_certificate_authority, verify_certificate_authority
 from identities.models import Identity
 from tests.enroller.conftest import assert_one_line_error, read_identity_file, run_subprocess
 from tests.helpers import make_ca, write_cert_and_key

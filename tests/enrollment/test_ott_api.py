@@ -15,8 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 from django.utils import timezone
 
-from enrollment.models import Enrollment
-from identities.models import Authenticator
+from identities.models import Authenticator, Enrollment
 from identities.services import create_identity
 from tests.helpers import csr_pem, ec_key, https_request, mbedtls_csr_pem, rsa_key
 
@@ -272,7 +271,8 @@ BAD_CSRS = {
 
 
 def _certificate_pem() -> str:
-    from authorities.pki import load_pki, to_pem
+    from authorities.pki import load_pki
+    from kernel.certificates import to_pem
 
     return to_pem(load_pki().root_cert)
 

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from authorities.models import CertificateAuthority
 from authorities.services import create_certificate_authority, verify_certificate_authority
-from enrollment.models import ApiSession, Enrollment
-from identities.models import Authenticator, Identity
+from enrollment.models import ApiSession
+from identities.models import Authenticator, Enrollment, Identity
 from identities.services import create_identity, set_identity_disabled
 from tests.helpers import TestCA, https_request, make_ca, write_cert_and_key
 
@@ -91,7 +91,7 @@ def test_ottca_makes_the_device_certificate_the_authenticator(controller, fleet,
 
 
 def test_ottca_jwt_says_ottca(controller, fleet, pki):
-    from enrollment.services import enrollment_jwt
+    from identities.services import enrollment_jwt
 
     ca = register(fleet)
     _identity, enrollment = create_identity(name="sensor", identity_type="device", ca=ca)
@@ -492,3 +492,36 @@ def test_the_counter_keeps_counting_past_many_collisions(fleet):
     identity = enroll_with_ca(fleet.issue("twin")[0], None)
 
     assert identity.name == "Fleet-twin-46"
+
+
+@pytest.mark.parametrize(
+    ("requested_name", "problem"),
+    [
+        ("x" * 300, "may have at most 255 characters"),
+        ("bell\x07and\nnewline", "may not contain control characters"),
+    ],
+)
+def test_auto_enrolled_names_obey_the_identity_name_rule(controller, fleet, device, requested_name, problem):
+    register(fleet, identity_name_format="[caName]-[requestedName]")
+
+    reply = enroll_ca(controller, device[1], name=requested_name)
+
+    assert (reply.status, reply.error_code) == (400, "COULD_NOT_VALIDATE")
+    message = reply.json()["error"]["message"]
+    assert "identity name format" in message
+    assert problem in message
+    assert not Identity.objects.exists()
+    assert not Authenticator.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_counter_that_makes_a_name_too_long_is_refused_too(fleet):
+    from enrollment.errors import CouldNotValidate
+    from enrollment.services import enroll_with_ca
+
+    register(fleet, identity_name_format="[requestedName]")
+    create_identity(name="y" * 255, identity_type="device")
+
+    with pytest.raises(CouldNotValidate, match="at most 255 characters"):
+        enroll_with_ca(fleet.issue("twin")[0], "y" * 255)
+    assert Identity.objects.count() == 1

@@ -10,8 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from enrollment.models import Enrollment
-from identities.models import Identity
+from identities.models import Enrollment, Identity
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from identities.errors import InvalidIdentity
-from identities.models import Identity, IdentityTypeChangeError
+from identities.errors import IdentityTypeChangeError, InvalidIdentity
+from identities.models import Identity
 from identities.services import create_identity, update_identity
 
 pytestmark = pytest.mark.django_db

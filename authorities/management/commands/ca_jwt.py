@@ -7,10 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from authorities.errors import CertificateAuthorityError
 from authorities.management.lookup import ca_by_name
-from enrollment.errors import EnrollmentError
-from enrollment.services import ca_enrollment_jwt
-from ziticonsole.management.files import write_token_file
+from authorities.services import ca_enrollment_jwt
+from kernel.files import write_token_file
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         ca = ca_by_name(options["name"])
         try:
             token = ca_enrollment_jwt(ca)
-        except EnrollmentError as exc:
+        except CertificateAuthorityError as exc:
             raise CommandError(f'CA "{ca.name}": {exc.message}') from exc
         output: Path | None = options["output"]
         if output is None:

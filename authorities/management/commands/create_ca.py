@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from authorities.services import CertificateAuthorityError, ca_summary, create_certificate_authority
+from authorities.errors import CertificateAuthorityError
+from authorities.services import ca_summary, create_certificate_authority
 
 
 class Command(BaseCommand):

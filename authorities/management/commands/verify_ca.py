@@ -7,8 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from authorities.errors import CertificateAuthorityError
 from authorities.management.lookup import ca_by_name
-from authorities.services import CertificateAuthorityError, verify_certificate_authority
+from authorities.services import verify_certificate_authority
 
 
 class Command(BaseCommand):

@@ -8,10 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from authorities.management.lookup import ca_by_name
-from enrollment.services import enrollment_jwt
 from identities.errors import IdentityError
-from identities.services import create_identity
-from ziticonsole.management.files import write_token_file
+from identities.services import create_identity, enrollment_jwt
+from kernel.files import write_token_file
 
 
 def _positive_minutes(value: str) -> int:

@@ -15,11 +15,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from enrollment.models import Enrollment
-from enrollment.services import enrollment_jwt
 from identities.errors import IdentityError
-from identities.services import seed_identities, seed_identity_names
-from ziticonsole.secrets import write_private_file
+from identities.models import Enrollment
+from identities.services import enrollment_jwt, seed_identities, seed_identity_names
+from kernel.secrets import write_private_file
 
 # Below this many JWTs a process pool costs more than the ~1 ms RSA signature each saves.
 POOL_THRESHOLD = 500

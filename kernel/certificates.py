@@ -1,12 +1,15 @@
-"""Reading PEM certificates and judging client certificates against trust anchors."""
+"""Facts about X.509 certificates, whoever issued them: PEM, fingerprints, names,
+parsing, and whether a client certificate chains to a set of trust anchors."""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 from asn1crypto import pem
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -20,6 +23,31 @@ MAX_PEM_BYTES = 256 * 1024
 
 class CertificateRejected(ValueError):
     """A certificate that cannot be used, with the reason in words."""
+
+
+def to_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def sha1_fingerprint(cert: x509.Certificate) -> str:
+    """The fingerprint OpenZiti uses to identify a certificate: hex SHA-1 of the DER."""
+    return cert.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - an identifier, not a signature
+
+
+def common_name(cert: x509.Certificate) -> str:
+    """The first CN of the subject, or "" when it has none."""
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+@lru_cache(maxsize=1024)
+def certificate_from_pem(stored_pem: str) -> x509.Certificate:
+    """A PEM certificate the controller stored itself, parsed once per process.
+
+    Certificates are immutable, so one parsed object serves every request that reads
+    the same PEM; input from outside goes through load_single_certificate instead.
+    """
+    return x509.load_pem_x509_certificate(stored_pem.encode())
 
 
 def load_single_certificate(data: str | bytes, what: str = "certificate") -> x509.Certificate:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from ziticonsole.secrets import write_private_file
+from kernel.secrets import write_private_file
 
 
 def write_token_file(path: Path, token: str) -> None:

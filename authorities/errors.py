@@ -1,0 +1,9 @@
+"""Errors of certificate-authority management, phrased for the admin who caused them."""
+
+from __future__ import annotations
+
+from kernel.errors import DomainError
+
+
+class CertificateAuthorityError(DomainError):
+    """A CA request that cannot be carried out; `field` names the input at fault."""
