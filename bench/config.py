@@ -119,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--console-identities", type=_positive, help="default 100000; quick 2000")
     p.add_argument("--console-repeats", type=_positive, help="timed GETs per page (default 7; quick 3)")
     p.add_argument("--workers", type=_positive, default=2, help="ZITI_WORKERS of the main server (default 2)")
-    p.add_argument("--server-threads", type=_positive, default=32, help="ZITI_SERVER_THREADS per worker")
+    p.add_argument("--server-threads", type=_positive, default=8, help="ZITI_SERVER_THREADS per worker")
     p.add_argument(
         "--worker-counts", type=_positive_list, default=(1, 2), help="ZITI_WORKERS values compared"
     )

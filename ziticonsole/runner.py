@@ -18,6 +18,7 @@ import resource
 import signal
 import socket
 import stat
+import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -28,7 +29,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import connections
 
 from authorities.pki import load_pki
-from ziticonsole.server import ControllerServer, ServerTLS, listening_socket
+from ziticonsole.server import LISTEN_BACKLOG, ControllerServer, ServerTLS, listening_socket
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # configuration): respawning it would only spin.
 MIN_WORKER_LIFETIME = 5.0
 PROXY_SOCKET_MODE = 0o660  # the proxy's user or group, nobody else
+SWITCH_INTERVAL_S = 0.0005
 
 
 def build_server(
@@ -71,7 +73,7 @@ def unix_listening_socket(path: Path) -> socket.socket:
         sock.bind(str(path))
     finally:
         os.umask(old_umask)
-    sock.listen(1024)
+    sock.listen(LISTEN_BACKLOG)
     sock.setblocking(False)
     return sock
 
@@ -90,6 +92,9 @@ def _serve_here(bind: str, port: int, *, reuse_port: bool, proxy_socket: socket.
     # Twisted's own events go to Python logging, where the formatter escapes them.
     globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False)
     _raise_file_limit()
+    # The event loop must get the GIL back quickly from the Django threads, or accepts,
+    # handshakes and answers wait behind a 5 ms default time slice.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     server = build_server(reactor, bind, port, reuse_port=reuse_port, proxy_socket=proxy_socket)
     server.listen()
     reactor.addSystemEventTrigger("before", "shutdown", server.close)

@@ -34,7 +34,7 @@ ZITI_CLIENT_CERT_HEADER = env.str("ZITI_CLIENT_CERT_HEADER", "X-Client-Cert")
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)
 # Threads per worker that run Django; connections wait on the event loop, not here.
-ZITI_SERVER_THREADS = env.int("ZITI_SERVER_THREADS", 16)
+ZITI_SERVER_THREADS = env.int("ZITI_SERVER_THREADS", 8)
 # What one connection may cost (seconds and bytes); see ziticonsole/server.py.
 ZITI_HEADER_TIMEOUT = env.float("ZITI_HEADER_TIMEOUT", 10.0)  # TLS handshake + headers, or keep-alive idle
 ZITI_BODY_TIMEOUT = env.float("ZITI_BODY_TIMEOUT", 30.0)
