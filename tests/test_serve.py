@@ -6,6 +6,8 @@ import http.client
 import re
 import sqlite3
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,15 @@ from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
 
 from tests.helpers import form_csrf_token, make_ca, write_cert_and_key
-from tests.servers import ServerProcess, free_port, manage, register_verified_ca, serving
+from tests.servers import (
+    ROOT,
+    ServerProcess,
+    controller_env,
+    free_port,
+    manage,
+    register_verified_ca,
+    serving,
+)
 
 
 def stdout_so_far(server: ServerProcess) -> str:
@@ -202,3 +212,18 @@ def test_sqlite_takes_a_burst_of_concurrent_enrollments_without_locking_errors(t
     assert "locked" not in server.stderr_path.read_text()
     with sqlite3.connect(data_dir / "controller.sqlite3") as db:
         assert db.execute("select count(*) from identities_authenticator").fetchone() == (48,)
+
+
+def test_a_weak_admin_password_from_the_environment_stops_the_first_start(tmp_path: Path):
+    data_dir = tmp_path / "var"
+    env = controller_env(data_dir, ZITI_ADMIN_PASSWORD="a", ZITI_CTRL_PORT=str(free_port()))
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode != 0
+    assert "ZITI_ADMIN_PASSWORD is too weak: This password is too short." in result.stderr
+    assert "Traceback" not in result.stderr
+    with sqlite3.connect(data_dir / "controller.sqlite3") as db:
+        assert db.execute("select count(*) from auth_user").fetchone() == (0,)

@@ -7,8 +7,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
+from kernel.errors import DomainError
 from kernel.secrets import write_private_file
 
 ADMIN_USERNAME = "admin"
@@ -18,16 +21,27 @@ def admin_password_path() -> Path:
     return Path(settings.DATA_DIR) / "admin-password"
 
 
+class WeakAdminPassword(DomainError):
+    """The admin password from the environment fails the console's password rules."""
+
+
 def ensure_admin(password: str | None) -> Path | None:
     """Create the console admin on first start.
 
     The password is `password` when given; otherwise it is generated and written to a
     mode-0600 file whose path is returned (None when nothing was generated). An existing
-    admin is left alone, so restarts never reset a password.
+    admin is left alone, so restarts never reset a password. A given password must pass
+    the same validators as one set in the console (WeakAdminPassword otherwise, and
+    nothing is created).
     """
     user_model = get_user_model()
     if user_model.objects.filter(username=ADMIN_USERNAME).exists():
         return None
+    if password:
+        try:
+            validate_password(password, user_model(username=ADMIN_USERNAME))
+        except ValidationError as exc:
+            raise WeakAdminPassword(" ".join(exc.messages), field="ZITI_ADMIN_PASSWORD") from exc
     generated = not password
     password = password or secrets.token_urlsafe(18)
     try:

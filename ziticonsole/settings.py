@@ -4,6 +4,7 @@ One flat file: every value comes from the environment with a safe default, so th
 embedded default (SQLite and PKI in ./var) needs no configuration at all.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "crispy_forms",
     "crispy_bootstrap5",
@@ -95,7 +97,25 @@ MIDDLEWARE = [
     "ziticonsole.middleware.console_body_limit",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "enrollment.middleware.client_certificate",
+    "ziticonsole.middleware.content_security_policy",
+    # Last, as django-axes asks: it turns a lockout into our throttled login page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # First: it refuses a throttled account or address before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins are counted per account and, separately, per address; past the limit
+# both are refused, with the same words whether the account exists or not, until the
+# cool-off ends (or `manage.py axes_reset`).
+AXES_FAILURE_LIMIT = env.int("ZITI_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("ZITI_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "ziticonsole.views.login_throttled"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "ziticonsole.urls"
 WSGI_APPLICATION = "ziticonsole.wsgi.application"
@@ -158,6 +178,13 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
+# Browsers that once reached the console keep to HTTPS; the controller serves nothing else.
+SECURE_HSTS_SECONDS = env.int("ZITI_HSTS_SECONDS", 31536000)
+# Our own origin only, and no inline script or style: an injected tag does nothing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

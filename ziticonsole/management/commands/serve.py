@@ -7,11 +7,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from authorities.pki import bootstrap_pki
 from ziticonsole import runner
-from ziticonsole.services import ensure_admin
+from ziticonsole.services import WeakAdminPassword, ensure_admin
 
 
 class Command(BaseCommand):
@@ -24,7 +24,13 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         bootstrap_pki()
-        password_file = ensure_admin(os.environ.get("ZITI_ADMIN_PASSWORD"))
+        try:
+            password_file = ensure_admin(os.environ.get("ZITI_ADMIN_PASSWORD"))
+        except WeakAdminPassword as exc:
+            raise CommandError(
+                f"ZITI_ADMIN_PASSWORD is too weak: {exc.message} Set a stronger one, or unset it to have "
+                "a password generated."
+            ) from exc
         url = f"https://{settings.ZITI_CTRL_ADDRESS}:{settings.ZITI_CTRL_PORT}"
         self.stdout.write(f"Ziti controller console and API: {url}/")
         if password_file is not None:
