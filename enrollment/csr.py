@@ -5,6 +5,8 @@ from __future__ import annotations
 from asn1crypto import algos, pem
 from asn1crypto import csr as asn1_csr
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
@@ -58,6 +60,7 @@ def load_csr(data: str | bytes) -> x509.CertificateSigningRequest:
             csr = x509.load_der_x509_csr(_without_null_signature_parameters(der))
         except ValueError as exc:
             raise CouldNotProcessCsr("the CSR is not valid DER") from exc
+    _check_signature_hash(csr)
     try:
         valid = csr.is_signature_valid
         public_key = csr.public_key()
@@ -67,6 +70,30 @@ def load_csr(data: str | bytes) -> x509.CertificateSigningRequest:
         raise CouldNotProcessCsr("the CSR signature does not match its public key")
     check_public_key(public_key)
     return csr
+
+
+# RFC 9155 and NIST SP 800-131A retire MD5 and SHA-1 for signatures.
+STRONG_HASHES = (
+    hashes.SHA256,
+    hashes.SHA384,
+    hashes.SHA512,
+    hashes.SHA3_256,
+    hashes.SHA3_384,
+    hashes.SHA3_512,
+)
+
+
+def _check_signature_hash(csr: x509.CertificateSigningRequest) -> None:
+    """Name a weak signature hash, rather than let it fail as a bad signature would."""
+    try:
+        algorithm = csr.signature_hash_algorithm
+    except UnsupportedAlgorithm as exc:
+        raise CouldNotProcessCsr(f"the CSR is signed with an unsupported algorithm: {exc}") from exc
+    if algorithm is not None and not isinstance(algorithm, STRONG_HASHES):
+        raise CouldNotProcessCsr(
+            f"the CSR is signed with {algorithm.name.upper()}, which is too weak; "
+            "sign it with SHA-256 or stronger"
+        )
 
 
 def check_public_key(public_key: CertificatePublicKeyTypes) -> None:

@@ -18,7 +18,13 @@ from authorities.pki import load_pki
 from enrollment import errors
 from enrollment.models import ApiSession
 from identities.models import Authenticator
-from kernel.certificates import CertificateRejected, sha1_fingerprint, verify_client_certificate
+from kernel.certificates import (
+    END_ENTITY_ONLY,
+    CertificateRejected,
+    is_ca_certificate,
+    sha1_fingerprint,
+    verify_client_certificate,
+)
 
 
 def _session_token_hash(token: str) -> str:
@@ -40,6 +46,9 @@ def authenticate_with_certificate(certificate: x509.Certificate | None) -> Opene
     """
     if certificate is None:
         raise errors.InvalidAuth("no client certificate was presented")
+    if is_ca_certificate(certificate):
+        # Refused before any look-up: also one recorded before this rule existed.
+        raise errors.CertFailedValidation(END_ENTITY_ONLY)
     authenticator = (
         Authenticator.objects.select_related("identity", "ca")
         .filter(fingerprint=sha1_fingerprint(certificate))

@@ -72,6 +72,12 @@ def load_single_certificate(data: str | bytes, what: str = "certificate") -> x50
         raise CertificateRejected(f"the {what} could not be parsed: {exc}") from exc
 
 
+END_ENTITY_ONLY = (
+    "the certificate is a CA certificate (basicConstraints CA:TRUE); a device must present "
+    "an end-entity certificate"
+)
+
+
 def is_ca_certificate(cert: x509.Certificate) -> bool:
     try:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -109,6 +115,9 @@ def verify_client_certificate(
         raise CertificateRejected("the certificate is not valid yet")
     if moment > cert.not_valid_after_utc:
         raise CertificateRejected("the certificate has expired")
+    if is_ca_certificate(cert):
+        # A device holding a CA certificate could mint identities of its own.
+        raise CertificateRejected(END_ENTITY_ONLY)
     verifier = (
         PolicyBuilder()
         .store(Store(anchors))

@@ -202,6 +202,7 @@ def test_an_oversized_api_body_gets_the_json_error_envelope(hostile_server):
     headers, _, payload = answer.partition(b"\r\n\r\n")
     assert headers.startswith(b"HTTP/1.1 413 ")
     assert b"Content-Type: application/json" in headers
+    assert b"Strict-Transport-Security: max-age=" in headers
     assert json.loads(payload)["error"]["code"] == "REQUEST_TOO_LARGE"
 
 

@@ -264,7 +264,9 @@ class ControllerChannel(http.HTTPChannel):
         content_type, body = refusal_body(status, message, api=api)
         head = (
             f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+            f"Strict-Transport-Security: max-age={settings.SECURE_HSTS_SECONDS}\r\n"
+            f"Content-Security-Policy: {settings.CONTENT_SECURITY_POLICY}\r\n\r\n"
         )
         self.transport.write(head.encode() + body)
         self.loseConnection()
@@ -310,10 +312,10 @@ def refusal_body(status: int, message: str, *, api: bool) -> tuple[str, bytes]:
         return "application/json", json.dumps(envelope).encode()
     page = (
         "<!doctype html><html lang=en><meta charset=utf-8><title>Request refused</title>"
-        "<body style='font-family:system-ui;margin:3rem'>"
+        "<body>"
         f"<h1>Request refused</h1><p>The server did not process this request: {message}."
         " Nothing was saved.</p>"
-        "<p><a href='javascript:history.back()'>Go back</a> and try again with less data.</p>"
+        "<p>Go back and try again with less data.</p>"
     )
     return "text/html; charset=utf-8", page.encode()
 

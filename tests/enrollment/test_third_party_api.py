@@ -525,3 +525,41 @@ def test_a_counter_that_makes_a_name_too_long_is_refused_too(fleet):
     with pytest.raises(CouldNotValidate, match="at most 255 characters"):
         enroll_with_ca(fleet.issue("twin")[0], "y" * 255)
     assert Identity.objects.count() == 1
+
+
+@pytest.fixture
+def ca_true_device(fleet, tmp_path):
+    """A leaf that claims to be a CA, with EKU clientAuth, issued by the fleet CA."""
+    cert, key = fleet.issue("rogue-sub-ca", is_ca=True)
+    return cert, write_cert_and_key(tmp_path, "rogue", cert, key)
+
+
+def assert_refused_as_a_ca_certificate(reply) -> None:
+    assert (reply.status, reply.error_code) == (400, "CERT_FAILED_VALIDATION")
+    assert "a device must present an end-entity certificate" in reply.json()["error"]["message"]
+
+
+def test_ottca_refuses_a_ca_certificate_as_the_device_certificate(controller, fleet, ca_true_device):
+    ca = register(fleet)
+    _identity, enrollment = create_identity(name="rogue", identity_type="device", ca=ca)
+
+    assert_refused_as_a_ca_certificate(enroll_ottca(controller, enrollment, ca_true_device[1]))
+    assert not Authenticator.objects.exists()
+
+
+def test_auto_enrollment_refuses_a_ca_certificate(controller, fleet, ca_true_device):
+    register(fleet)
+
+    assert_refused_as_a_ca_certificate(enroll_ca(controller, ca_true_device[1]))
+    assert not Identity.objects.exists()
+
+
+def test_authentication_refuses_a_ca_certificate_even_one_recorded_before(controller, fleet, ca_true_device):
+    from identities.services import _record_authenticator
+
+    ca = register(fleet)
+    identity, _enrollment = create_identity(name="legacy", identity_type="device")
+    _record_authenticator(identity, ca_true_device[0], ca)  # as an older controller accepted it
+
+    assert_refused_as_a_ca_certificate(authenticate(controller, ca_true_device[1]))
+    assert not ApiSession.objects.exists()
