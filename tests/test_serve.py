@@ -227,3 +227,56 @@ def test_a_weak_admin_password_from_the_environment_stops_the_first_start(tmp_pa
     assert "Traceback" not in result.stderr
     with sqlite3.connect(data_dir / "controller.sqlite3") as db:
         assert db.execute("select count(*) from auth_user").fetchone() == (0,)
+
+
+def secret_modes(data_dir: Path) -> dict[str, int]:
+    names = [
+        "controller.sqlite3",
+        "secret-key",
+        "admin-password",
+        *(f"pki/{k}" for k in ("root-ca.key", "signing-ca.key", "server.key")),
+    ]
+    return {name: (data_dir / name).stat().st_mode & 0o777 for name in names}
+
+
+def test_a_loose_data_directory_is_tightened_and_every_secret_made_0600(tmp_path: Path):
+    data_dir = tmp_path / "var"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+
+    with serving(data_dir, free_port()) as process:
+        stdout_so_far(process)
+
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    assert set(secret_modes(data_dir).values()) == {0o600}
+    wal = data_dir / "controller.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_first_start_with_the_secret_key_set_and_no_data_directory(tmp_path: Path):
+    data_dir = tmp_path / "nested" / "var"
+
+    with serving(data_dir, free_port(), DJANGO_SECRET_KEY="s" * 50) as process:
+        stdout_so_far(process)
+
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    assert not (data_dir / "secret-key").exists()
+
+
+def test_a_secret_file_open_to_others_stops_the_start_with_the_fix(tmp_path: Path):
+    data_dir = tmp_path / "var"
+    with serving(data_dir, free_port()) as process:
+        stdout_so_far(process)
+    key = data_dir / "pki" / "server.key"
+    key.chmod(0o644)
+
+    env = controller_env(data_dir, ZITI_CTRL_PORT=str(free_port()))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode != 0
+    assert f"{key} holds a secret and is open to other users (mode 0644)" in result.stderr
+    assert f"chmod 600 {key}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert key.stat().st_mode & 0o777 == 0o644  # not silently changed

@@ -21,6 +21,46 @@ def admin_password_path() -> Path:
     return Path(settings.DATA_DIR) / "admin-password"
 
 
+# What in DATA_DIR holds a secret: keys, the database (tokens, sessions), the Django
+# secret and the generated admin password.
+SECRET_FILES = (
+    "pki/*.key",
+    "controller.sqlite3",
+    "controller.sqlite3-wal",
+    "controller.sqlite3-shm",
+    "secret-key",
+    "admin-password",
+)
+
+
+class UnsafeDataDirectory(DomainError):
+    """A secret file in the data directory is open to other users."""
+
+
+def secure_data_directory() -> None:
+    """Make DATA_DIR (0700) if missing, tighten it if loose, and check its secret files.
+
+    Run at every start, before anything is written: from then on the process creates
+    files 0600 (its umask). A secret file found readable or writable by others was not
+    made so by this start, so it is not silently fixed: UnsafeDataDirectory names it and
+    the fix, and the start stops.
+    """
+    data_dir = Path(settings.DATA_DIR)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for directory in (data_dir, data_dir / "pki"):
+        if directory.is_dir():
+            directory.chmod(0o700)  # our own directories; tightening them loses nothing
+    for pattern in SECRET_FILES:
+        for path in sorted(data_dir.glob(pattern)):
+            mode = path.stat().st_mode & 0o777
+            if mode & 0o077:
+                raise UnsafeDataDirectory(
+                    f"{path} holds a secret and is open to other users (mode {mode:04o}). Check who "
+                    f"could have read it, then run: chmod 600 {path}",
+                    field=str(path),
+                )
+
+
 class WeakAdminPassword(DomainError):
     """The admin password from the environment fails the console's password rules."""
 

@@ -11,7 +11,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from authorities.pki import bootstrap_pki
 from ziticonsole import runner
-from ziticonsole.services import WeakAdminPassword, ensure_admin
+from ziticonsole.services import (
+    UnsafeDataDirectory,
+    WeakAdminPassword,
+    ensure_admin,
+    secure_data_directory,
+)
 
 
 class Command(BaseCommand):
@@ -21,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-migrate", action="store_true", help="skip database migrations")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Everything this process creates (database, keys, secrets) is for its owner only.
+        os.umask(0o077)
+        try:
+            secure_data_directory()
+        except UnsafeDataDirectory as exc:
+            raise CommandError(exc.message) from exc
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         bootstrap_pki()
