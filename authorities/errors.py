@@ -7,3 +7,8 @@ from kernel.errors import DomainError
 
 class CertificateAuthorityError(DomainError):
     """A CA request that cannot be carried out; `field` names the input at fault."""
+
+
+class KeyUnavailable(DomainError):
+    """A key of the controller's PKI cannot be used: encrypted without the passphrase,
+    or taken offline while an operation needs it."""

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
+from authorities.errors import KeyUnavailable
 from kernel.certificates import to_pem
 from kernel.secrets import write_private_file
 
@@ -195,17 +196,67 @@ def _make_server_cert(
     )
 
 
-def private_key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+def key_passphrase() -> bytes | None:
+    """ZITI_KEY_PASSPHRASE, or the first line of ZITI_KEY_PASSPHRASE_FILE; None for neither."""
+    if settings.ZITI_KEY_PASSPHRASE:
+        return str(settings.ZITI_KEY_PASSPHRASE).encode()
+    if settings.ZITI_KEY_PASSPHRASE_FILE:
+        path = Path(settings.ZITI_KEY_PASSPHRASE_FILE)
+        try:
+            first_line = path.read_text().splitlines()[0]
+        except (OSError, IndexError) as exc:
+            raise KeyUnavailable(f"ZITI_KEY_PASSPHRASE_FILE: cannot read a passphrase from {path}") from exc
+        return first_line.encode()
+    return None
+
+
+def private_key_pem(key: CertificateIssuerPrivateKeyTypes, passphrase: bytes | None = None) -> bytes:
+    """PKCS#8 PEM, encrypted with `passphrase` when there is one."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def _is_encrypted(path: Path) -> bool:
+    return b"ENCRYPTED" in path.read_bytes()[:64]
 
 
 def _load_key(path: Path) -> CertificateIssuerPrivateKeyTypes:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    passphrase = key_passphrase()
+    data = path.read_bytes()
+    encrypted = _is_encrypted(path)
+    if encrypted and passphrase is None:
+        raise KeyUnavailable(
+            f"{path} is encrypted: set ZITI_KEY_PASSPHRASE or ZITI_KEY_PASSPHRASE_FILE to its passphrase"
+        )
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
+    except ValueError as exc:
+        raise KeyUnavailable(f"{path} cannot be decrypted with the configured passphrase") from exc
     return key  # type: ignore[return-value]
+
+
+def _write_key(path: Path, key: CertificateIssuerPrivateKeyTypes) -> None:
+    write_private_file(path, private_key_pem(key, key_passphrase()))
+
+
+def _encrypt_if_configured(path: Path) -> None:
+    """A passphrase set after the keys were made: encrypt them in place, never missing."""
+    if path.exists() and key_passphrase() is not None and not _is_encrypted(path):
+        log.info("encrypting %s with the configured passphrase", path)
+        write_private_file(path, private_key_pem(_load_key(path), key_passphrase()), replace=True)
+
+
+def root_key_path() -> Path:
+    return pki_dir() / "root-ca.key"
+
+
+def _needs_root_key(what: str) -> KeyUnavailable:
+    return KeyUnavailable(
+        f"{what} needs the root CA key, which is offline: put it back at {root_key_path()} (mode 0600), "
+        "start once, and take it offline again"
+    )
 
 
 def _load_cert(path: Path) -> x509.Certificate:
@@ -247,35 +298,48 @@ def bootstrap_pki() -> ControllerPKI:
         signing_key_path, signing_cert_path = directory / "signing-ca.key", directory / "signing-ca.crt"
         server_key_path, server_cert_path = directory / "server.key", directory / "server.crt"
 
-        if not root_key_path.exists():
+        for path in (root_key_path, signing_key_path, server_key_path):
+            _encrypt_if_configured(path)
+
+        # The root key may have been taken offline (`manage.py export_root_key`): its
+        # certificate stays, and only what it signs needs it back.
+        root_offline = not root_key_path.exists() and root_cert_path.exists()
+        if not root_key_path.exists() and not root_offline:
             log.info("creating the controller root CA in %s", directory)
-            write_private_file(root_key_path, private_key_pem(ec.generate_private_key(ec.SECP384R1())))
-            root_cert_path.unlink(missing_ok=True)
-        root_key = _load_key(root_key_path)
+            _write_key(root_key_path, ec.generate_private_key(ec.SECP384R1()))
+        root_key = None if root_offline else _load_key(root_key_path)
         if not root_cert_path.exists():
             write_private_file(root_cert_path, to_pem(_make_root_ca(root_key)).encode())  # type: ignore[arg-type]
         root_cert = _load_cert(root_cert_path)
 
-        if not signing_key_path.exists():
-            log.info("creating the identity signing CA")
-            write_private_file(signing_key_path, private_key_pem(ec.generate_private_key(ec.SECP256R1())))
-            signing_cert_path.unlink(missing_ok=True)
-        if not signing_cert_path.exists():
-            signing_key = _load_key(signing_key_path)
-            cert = _make_signing_ca(signing_key, root_cert, root_key)  # type: ignore[arg-type]
+        if not signing_key_path.exists() or not signing_cert_path.exists():
+            if root_key is None:
+                raise _needs_root_key("making the identity signing CA")
+            if not signing_key_path.exists():
+                log.info("creating the identity signing CA")
+                _write_key(signing_key_path, ec.generate_private_key(ec.SECP256R1()))
+                signing_cert_path.unlink(missing_ok=True)
+            cert = _make_signing_ca(_load_key(signing_key_path), root_cert, root_key)  # type: ignore[arg-type]
             write_private_file(signing_cert_path, to_pem(cert).encode())
 
         if not server_key_path.exists():
             log.info("creating the RSA server key")
-            key = rsa.generate_private_key(public_exponent=65537, key_size=SERVER_RSA_BITS)
-            write_private_file(server_key_path, private_key_pem(key))
+            _write_key(
+                server_key_path, rsa.generate_private_key(public_exponent=65537, key_size=SERVER_RSA_BITS)
+            )
             server_cert_path.unlink(missing_ok=True)
         if not server_cert_path.exists() or not _server_cert_is_current(_load_cert(server_cert_path)):
+            if root_key is None:
+                raise _needs_root_key(f"issuing the server certificate for {', '.join(advertised_hosts())}")
             log.info("issuing the server certificate for %s", ", ".join(advertised_hosts()))
-            server_key = _load_key(server_key_path)
-            cert = _make_server_cert(server_key, root_cert, root_key)  # type: ignore[arg-type]
-            server_cert_path.unlink(missing_ok=True)
-            write_private_file(server_cert_path, to_pem(cert).encode())
+            cert = _make_server_cert(_load_key(server_key_path), root_cert, root_key)  # type: ignore[arg-type]
+            write_private_file(server_cert_path, to_pem(cert).encode(), replace=True)
+        if root_offline:
+            log.info(
+                "the root CA key is offline; re-issuing the server certificate (a new address, or "
+                "30 days before it ends) and the signing CA will need it back at %s",
+                root_key_path,
+            )
     load_pki.cache_clear()
     return load_pki()
 

@@ -11,10 +11,10 @@ from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from authorities.errors import CertificateAuthorityError
+from authorities.errors import CertificateAuthorityError, KeyUnavailable
 from authorities.jwt import sign_enrollment_claims
 from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT, CaUse, CertificateAuthority
-from authorities.pki import issue_proxy_certificate, load_pki, private_key_pem
+from authorities.pki import issue_proxy_certificate, load_pki, private_key_pem, root_key_path
 from kernel.certificates import (
     CertificateRejected,
     is_ca_certificate,
@@ -263,3 +263,23 @@ def write_proxy_credentials(directory: Path, name: str) -> tuple[Path, Path]:
     cert = issue_proxy_certificate(key.public_key(), name)
     write_private_file(cert_path, (to_pem(cert) + to_pem(load_pki().signing_cert)).encode())
     return cert_path, key_path
+
+
+def take_root_key_offline(destination: Path) -> Path:
+    """Move the root CA key out of the data directory, to `destination` (mode 0600).
+
+    The key is copied byte for byte (encrypted if it was), read back and compared before
+    the original is removed, so it exists in one place or both, never none. The
+    controller runs without it; re-issuing the server certificate or the signing CA
+    asks for it back. Raises FileExistsError for an existing destination and
+    KeyUnavailable when the key is already offline.
+    """
+    source = root_key_path()
+    if not source.exists():
+        raise KeyUnavailable(f"the root CA key is not in {source.parent}: it is offline already")
+    data = source.read_bytes()
+    write_private_file(destination, data)
+    if destination.read_bytes() != data:
+        raise KeyUnavailable(f"{destination} does not read back as written; the key stays in {source}")
+    source.unlink()
+    return source

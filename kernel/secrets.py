@@ -7,12 +7,13 @@ import tempfile
 from pathlib import Path
 
 
-def write_private_file(path: Path, data: bytes) -> None:
+def write_private_file(path: Path, data: bytes, *, replace: bool = False) -> None:
     """Create `path` with mode 0600 holding `data`, atomically.
 
     The data is written to a temporary file first and then hard-linked into place, so
     no reader ever sees a partial file, and an existing file is never overwritten
-    (FileExistsError).
+    (FileExistsError). With `replace`, an existing file is swapped for the new one in one
+    rename, so it is never missing either (a key being re-encrypted, say).
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
@@ -21,9 +22,13 @@ def write_private_file(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if replace:
+            os.replace(tmp, path)
+            return
         os.link(tmp, path)
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def read_or_create_secret(path: Path, length: int = 50) -> str:

@@ -48,7 +48,7 @@ def build_server(
     return ControllerServer(
         reactor,
         get_wsgi_application(),
-        ServerTLS(str(pki.server_cert_path), str(pki.server_key_path)),
+        ServerTLS(str(pki.server_cert_path), pki.server_key),
         threads=settings.ZITI_SERVER_THREADS,
         tcp=listening_socket(bind, port, reuse_port=reuse_port),
         proxy_socket=proxy_socket,

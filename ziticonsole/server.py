@@ -110,13 +110,14 @@ def _accept_any_certificate(_conn: SSL.Connection, _cert: Any, _errno: int, _dep
 class ServerTLS:
     """The server side of TLS: the controller's certificate, any client certificate."""
 
-    def __init__(self, cert_path: str, key_path: str) -> None:
+    def __init__(self, cert_path: str, key: Any) -> None:
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         context.set_min_proto_version(SSL.TLS1_2_VERSION)
         context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_RENEGOTIATION)
         context.set_cipher_list(TLS12_CIPHERS)
         context.use_certificate_chain_file(cert_path)
-        context.use_privatekey_file(key_path)
+        # The key object, not its file: the file may be encrypted at rest.
+        context.use_privatekey(key)
         context.check_privatekey()
         # Ask for a certificate without requiring one: enrollment and the console go without.
         context.set_verify(SSL.VERIFY_PEER, _accept_any_certificate)

@@ -32,6 +32,10 @@ ZITI_CTRL_LISTEN_PORT = env.int("ZITI_CTRL_LISTEN_PORT", ZITI_CTRL_PORT)
 ZITI_PROXY_SOCKET = env.str("ZITI_PROXY_SOCKET", "")
 ZITI_TRUSTED_PROXIES: list[str] = env.list("ZITI_TRUSTED_PROXIES", [])
 ZITI_CLIENT_CERT_HEADER = env.str("ZITI_CLIENT_CERT_HEADER", "X-Client-Cert")
+# Encrypts the PKI's keys at rest (PKCS#8, the best encryption cryptography offers);
+# the file form keeps the passphrase out of the process environment.
+ZITI_KEY_PASSPHRASE = env.str("ZITI_KEY_PASSPHRASE", "")
+ZITI_KEY_PASSPHRASE_FILE = env.str("ZITI_KEY_PASSPHRASE_FILE", "")
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)
 # Threads per worker that run Django; connections wait on the event loop, not here.

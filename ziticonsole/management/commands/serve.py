@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from authorities.errors import KeyUnavailable
 from authorities.pki import bootstrap_pki
 from ziticonsole import runner
 from ziticonsole.services import (
@@ -34,7 +35,10 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
-        bootstrap_pki()
+        try:
+            bootstrap_pki()
+        except KeyUnavailable as exc:
+            raise CommandError(exc.message) from exc
         try:
             password_file = ensure_admin(os.environ.get("ZITI_ADMIN_PASSWORD"))
         except WeakAdminPassword as exc:
