@@ -54,15 +54,23 @@ ZITI_WORKERS = env.int("ZITI_WORKERS", os.cpu_count() or 1)
 
 
 def _secret_key() -> str:
-    """The Django secret: from the environment, else generated once into DATA_DIR (0600)."""
+    """The Django secret: from the environment, else the one generated into DATA_DIR.
+
+    Only `serve` writes that file (at the first start); any other process before then
+    gets a throw-away secret, so that no command leaves a stray data directory behind.
+    """
     configured = env.str("DJANGO_SECRET_KEY", "")
     if configured:
         return configured
-    from kernel.secrets import read_or_create_secret
+    path = DATA_DIR / "secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
 
-    return read_or_create_secret(DATA_DIR / "secret-key")
+    return secrets.token_urlsafe(50)
 
 
+SECRET_KEY_FROM_ENV = bool(env.str("DJANGO_SECRET_KEY", ""))
 SECRET_KEY = _secret_key()
 DEBUG = env.bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", ZITI_CTRL_ADDRESS])

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from authorities.errors import CertificateAuthorityError
 from authorities.services import ca_summary, create_certificate_authority
+from kernel.commands import ControllerCommand
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = "Register a third-party CA (unverified) and print its verification token."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from authorities.errors import KeyUnavailable
 from authorities.services import take_root_key_offline
+from kernel.commands import ControllerCommand
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = (
         "Move the root CA key out of the data directory into FILE (mode 0600), for safekeeping "
         "offline. The controller runs without it."

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from authorities.services import write_proxy_credentials
+from kernel.commands import ControllerCommand
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = (
         "Issue a client certificate and key for a proxy in front of the controller (nginx's "
         "proxy_ssl_certificate); the app believes the client certificates forwarded by its holder."

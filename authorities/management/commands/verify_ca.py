@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from authorities.errors import CertificateAuthorityError
 from authorities.management.lookup import ca_by_name
 from authorities.services import verify_certificate_authority
+from kernel.commands import ControllerCommand
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = "Verify a CA with a certificate whose CN is its verification token, signed by the CA."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,6 +22,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         ca = ca_by_name(options["name"])
+        if ca.is_verified:
+            self.stdout.write(f'CA "{ca.name}" is already verified; nothing to do')
+            return
         try:
             pem = options["cert"].read_bytes()
         except OSError as exc:

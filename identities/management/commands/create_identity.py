@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from authorities.jwt import address_warning
 from authorities.management.lookup import ca_by_name
 from identities.errors import IdentityError
 from identities.services import create_identity, enrollment_jwt
+from kernel.commands import ControllerCommand
 from kernel.files import write_token_file
 
 
@@ -20,7 +22,7 @@ def _positive_minutes(value: str) -> int:
     return minutes
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = "Create an identity and print (or write) its one-time enrollment JWT."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -55,6 +57,8 @@ class Command(BaseCommand):
         except IdentityError as exc:
             raise CommandError(str(exc)) from exc
         token = enrollment_jwt(enrollment)
+        if (warning := address_warning()) is not None:
+            self.stderr.write(warning)
         if output is None:
             self.stdout.write(token)
             return

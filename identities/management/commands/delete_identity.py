@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from identities.models import Identity
 from identities.services import delete_identity
+from kernel.commands import ControllerCommand
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = "Delete an identity with its authenticators and pending enrollments."
 
     def add_arguments(self, parser: CommandParser) -> None:

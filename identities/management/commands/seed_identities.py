@@ -13,11 +13,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from identities.errors import IdentityError
 from identities.models import Enrollment
 from identities.services import enrollment_jwt, seed_identities, seed_identity_names
+from kernel.commands import ControllerCommand
 from kernel.secrets import write_private_file
 
 # Below this many JWTs a process pool costs more than the ~1 ms RSA signature each saves.
@@ -59,7 +60,7 @@ def _write_jwts_in_parallel(directory: Path, enrollments: list[Enrollment], jobs
             future.result()
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = "Create N Device identities PREFIX-1 ... PREFIX-N, each with a pending one-time token."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from authorities.errors import KeyUnavailable
+from authorities.jwt import record_controller_url
 from authorities.pki import bootstrap_pki
+from kernel.secrets import read_or_create_secret
 from ziticonsole import runner
 from ziticonsole.services import (
     UnsafeDataDirectory,
@@ -33,6 +36,9 @@ class Command(BaseCommand):
             secure_data_directory()
         except UnsafeDataDirectory as exc:
             raise CommandError(exc.message) from exc
+        if not settings.SECRET_KEY_FROM_ENV:
+            # The first start keeps the secret for every later process and worker.
+            settings.SECRET_KEY = read_or_create_secret(Path(settings.DATA_DIR) / "secret-key")
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         try:
@@ -46,7 +52,7 @@ class Command(BaseCommand):
                 f"ZITI_ADMIN_PASSWORD is too weak: {exc.message} Set a stronger one, or unset it to have "
                 "a password generated."
             ) from exc
-        url = f"https://{settings.ZITI_CTRL_ADDRESS}:{settings.ZITI_CTRL_PORT}"
+        url = record_controller_url()
         self.stdout.write(f"Ziti controller console and API: {url}/")
         if password_file is not None:
             self.stdout.write(f"Console login: admin, password in {password_file} (created now, mode 0600)")
