@@ -56,11 +56,15 @@ class CertificateAuthorityQuerySet(models.QuerySet["CertificateAuthority"]):
         if row is None:
             return "is gone"
         is_verified, use_enabled = row
-        if not is_verified:
-            return "is not verified yet"
-        if not use_enabled:
-            return f"has {use.label} off"
-        return None
+        return _refusal(is_verified, use_enabled, use)
+
+
+def _refusal(is_verified: bool, use_enabled: bool, use: CaUse) -> str | None:
+    if not is_verified:
+        return "is not verified yet"
+    if not use_enabled:
+        return f"has {use.label} off"
+    return None
 
 
 class CertificateAuthority(models.Model):
@@ -98,6 +102,10 @@ class CertificateAuthority(models.Model):
         since it was loaded is refused.
         """
         return CertificateAuthority.objects.refusal(self.pk, use)
+
+    def refusal_as_loaded(self, use: CaUse) -> str | None:
+        """The same rule on this object's fields, for a row just read with a join."""
+        return _refusal(self.is_verified, getattr(self, use.flag), use)
 
     @property
     def certificate(self) -> x509.Certificate:

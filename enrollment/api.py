@@ -161,7 +161,7 @@ def _session_data(opened: sessions.OpenedSession | None, session: ApiSession) ->
         "createdAt": _timestamp(session.created_at),
         "updatedAt": _timestamp(session.last_activity_at),
         "expiresAt": _timestamp(session.expires_at),
-        "expirationSeconds": int(ApiSession.IDLE_TIMEOUT.total_seconds()),
+        "expirationSeconds": int(ApiSession.idle_timeout().total_seconds()),
         "authQueries": [],
     }
     if opened is not None:

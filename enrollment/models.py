@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from identities.models import Identity
+from identities.models import Authenticator, Identity
 from kernel.ids import new_id
 
 
@@ -18,10 +19,13 @@ class ApiSession(models.Model):
     is enough, and a database leak does not hand out live sessions.
     """
 
-    IDLE_TIMEOUT = dt.timedelta(minutes=30)
-
     id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="api_sessions")
+    # What the session was opened with: deleting it (or its CA, which deletes it) ends
+    # the session. Null only for sessions from before this column, which no longer pass.
+    authenticator = models.ForeignKey(
+        Authenticator, null=True, on_delete=models.CASCADE, related_name="api_sessions"
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_activity_at = models.DateTimeField(default=timezone.now)
@@ -32,6 +36,15 @@ class ApiSession(models.Model):
     def __str__(self) -> str:
         return f"API session {self.id} of {self.identity_id}"
 
+    @staticmethod
+    def idle_timeout() -> dt.timedelta:
+        return dt.timedelta(minutes=settings.ZITI_API_SESSION_IDLE_MINUTES)
+
+    @staticmethod
+    def max_age() -> dt.timedelta:
+        return dt.timedelta(minutes=settings.ZITI_API_SESSION_MAX_MINUTES)
+
     @property
     def expires_at(self) -> dt.datetime:
-        return self.last_activity_at + self.IDLE_TIMEOUT
+        """The sooner of the idle and the absolute end."""
+        return min(self.last_activity_at + self.idle_timeout(), self.created_at + self.max_age())

@@ -5,19 +5,23 @@ The only module that writes ApiSession rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
 
 from cryptography import x509
 from django.db import transaction
+from django.db.models import Q
+from django.dispatch import receiver
 from django.utils import timezone
 
 from authorities.models import CaUse
 from authorities.pki import load_pki
 from enrollment import errors
 from enrollment.models import ApiSession
-from identities.models import Authenticator
+from identities.models import Authenticator, Identity
+from identities.services import identity_disabled
 from kernel.certificates import (
     END_ENTITY_ONLY,
     CertificateRejected,
@@ -72,23 +76,64 @@ def authenticate_with_certificate(certificate: x509.Certificate | None) -> Opene
     with transaction.atomic():
         # Sessions idle past the timeout are dead; drop this identity's, so devices that
         # authenticate again and again do not pile them up.
-        identity.api_sessions.filter(last_activity_at__lte=timezone.now() - ApiSession.IDLE_TIMEOUT).delete()
-        session = ApiSession.objects.create(identity=identity, token_hash=_session_token_hash(token))
+        now = timezone.now()
+        identity.api_sessions.filter(
+            Q(last_activity_at__lte=now - ApiSession.idle_timeout())
+            | Q(created_at__lte=now - ApiSession.max_age())
+        ).delete()
+        session = ApiSession.objects.create(
+            identity=identity, authenticator=authenticator, token_hash=_session_token_hash(token)
+        )
     return OpenedSession(session=session, token=token)
 
 
 def current_api_session(token: str | None) -> ApiSession:
-    """The live session for a zt-session token; using it restarts the idle clock."""
+    """The live session for a zt-session token; using it restarts the idle clock.
+
+    A session is only as good as what it was opened with: on every use, in the one
+    query that finds it, its identity must still be enabled and its authenticator
+    still there and unexpired, with its CA (if any) still allowing authentication.
+    Otherwise the session is deleted and the request is UNAUTHORIZED. Sessions end
+    after ZITI_API_SESSION_IDLE_MINUTES unused and ZITI_API_SESSION_MAX_MINUTES in all.
+    """
     if not token:
         raise errors.Unauthorized()
     now = timezone.now()
     session = (
-        ApiSession.objects.select_related("identity")
-        .filter(token_hash=_session_token_hash(token), last_activity_at__gt=now - ApiSession.IDLE_TIMEOUT)
+        ApiSession.objects.select_related("identity", "authenticator", "authenticator__ca")
+        .filter(token_hash=_session_token_hash(token))
         .first()
     )
-    if session is None or session.identity.is_disabled:
+    if session is None:
         raise errors.Unauthorized()
+    why = _session_ended(session, now)
+    if why is not None:
+        session.delete()
+        raise errors.Unauthorized(f"the API session has ended: {why}")
     ApiSession.objects.filter(pk=session.pk).update(last_activity_at=now)
     session.last_activity_at = now
     return session
+
+
+def _session_ended(session: ApiSession, now: dt.datetime) -> str | None:
+    authenticator = session.authenticator
+    if session.last_activity_at <= now - ApiSession.idle_timeout():
+        return "it was idle too long"
+    if session.created_at <= now - ApiSession.max_age():
+        return "it reached its maximum lifetime"
+    if session.identity.is_disabled:
+        return "the identity is disabled"
+    if authenticator is None:
+        return "its certificate is no longer an authenticator"
+    if authenticator.not_after <= now:
+        return "its certificate has expired"
+    ca = authenticator.ca
+    if ca is not None and (refusal := ca.refusal_as_loaded(CaUse.AUTHENTICATION)) is not None:
+        return f"the certificate's CA {refusal}"
+    return None
+
+
+@receiver(identity_disabled)
+def _end_sessions_of_disabled(sender: object, identity: Identity, **_: object) -> None:
+    """Disabling an identity ends its sessions at once, not at their next use."""
+    ApiSession.objects.filter(identity=identity).delete()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from authorities.jwt import sign_enrollment_claims
@@ -111,10 +112,19 @@ def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[
     return identity
 
 
+# Sent, inside the transaction, when an identity is disabled: layers above (API
+# sessions) end what the identity holds, without identities reaching up to them.
+identity_disabled = Signal()
+
+
 def set_identity_disabled(identity: Identity, disabled: bool) -> Identity:
-    """Disable or enable an identity: a disabled identity cannot authenticate."""
-    identity.is_disabled = disabled
-    identity.save(update_fields=["is_disabled", "updated_at"])
+    """Disable or enable an identity: a disabled identity cannot authenticate, and its
+    API sessions end with the same commit."""
+    with transaction.atomic():
+        identity.is_disabled = disabled
+        identity.save(update_fields=["is_disabled", "updated_at"])
+        if disabled:
+            identity_disabled.send(sender=Identity, identity=identity)
     return identity
 
 

@@ -36,6 +36,9 @@ ZITI_CLIENT_CERT_HEADER = env.str("ZITI_CLIENT_CERT_HEADER", "X-Client-Cert")
 # the file form keeps the passphrase out of the process environment.
 ZITI_KEY_PASSPHRASE = env.str("ZITI_KEY_PASSPHRASE", "")
 ZITI_KEY_PASSPHRASE_FILE = env.str("ZITI_KEY_PASSPHRASE_FILE", "")
+# API sessions end after this long unused, and this long after they opened, whatever.
+ZITI_API_SESSION_IDLE_MINUTES = env.int("ZITI_API_SESSION_IDLE_MINUTES", 30)
+ZITI_API_SESSION_MAX_MINUTES = env.int("ZITI_API_SESSION_MAX_MINUTES", 720)
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)
 # Threads per worker that run Django; connections wait on the event loop, not here.
