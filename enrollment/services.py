@@ -8,12 +8,16 @@ what the device sent and calls identities.services to write them.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs7
+from django.conf import settings
+from django.utils import timezone
 
 from authorities.models import CaUse, CertificateAuthority
 from authorities.pki import issue_identity_certificate, load_pki
@@ -23,7 +27,13 @@ from enrollment.csr import load_csr
 from identities import services as identities
 from identities.errors import CertificateTaken, EnrollmentUsed, IdentityError
 from identities.models import Enrollment, EnrollmentMethod, Identity
-from kernel.certificates import CertificateRejected, common_name, to_pem, verify_client_certificate
+from kernel.certificates import (
+    CertificateRejected,
+    certificate_from_pem,
+    common_name,
+    to_pem,
+    verify_client_certificate,
+)
 from kernel.ids import new_id
 
 
@@ -77,7 +87,13 @@ def redeem_ott(token: str | None, csr_pem: str | bytes | None) -> IssuedCertific
     so a failed attempt leaves the token usable and a token redeems at most once.
     Raises EnrollmentError subclasses carrying the wire error code.
     """
-    enrollment = _pending_enrollment(token, EnrollmentMethod.OTT)
+    try:
+        enrollment = _pending_enrollment(token, EnrollmentMethod.OTT)
+    except errors.InvalidEnrollmentToken:
+        again = _answer_again(token, csr_pem)
+        if again is None:
+            raise
+        return again
     if not csr_pem:
         raise errors.CouldNotProcessCsr("the request carries no CSR")
     csr = load_csr(csr_pem)
@@ -85,6 +101,10 @@ def redeem_ott(token: str | None, csr_pem: str | bytes | None) -> IssuedCertific
     certificate = issue_identity_certificate(csr.public_key(), identity.id)
     with _in_wire_codes():
         identities.redeem_enrollment(enrollment, certificate)
+    return _issued(identity, certificate)
+
+
+def _issued(identity: Identity, certificate: x509.Certificate) -> IssuedCertificate:
     pki = load_pki()
     return IssuedCertificate(
         identity=identity,
@@ -92,6 +112,39 @@ def redeem_ott(token: str | None, csr_pem: str | bytes | None) -> IssuedCertific
         chain_pem=to_pem(certificate) + to_pem(pki.signing_cert),
         ca_bundle_pem=pki.ca_bundle_pem,
     )
+
+
+def _public_key_der(key: CertificatePublicKeyTypes) -> bytes:
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _answer_again(token: str | None, csr_pem: str | bytes | None) -> IssuedCertificate | None:
+    """The certificate a token was redeemed for, to the device whose answer was lost.
+
+    A device that never got its answer retries with the same CSR. Shortly after the
+    redemption (ZITI_ENROLLMENT_RETRY_SECONDS), a CSR for the same public key proves it
+    is that device, since only it holds the key: it gets the same certificate again,
+    nothing new is issued. Any other CSR, or a retry later, is refused as before.
+    """
+    window = dt.timedelta(seconds=settings.ZITI_ENROLLMENT_RETRY_SECONDS)
+    if not token or not csr_pem or not window:
+        return None
+    enrollment = (
+        Enrollment.objects.select_related("identity")
+        .filter(token=token, method=EnrollmentMethod.OTT, consumed_at__gt=timezone.now() - window)
+        .first()
+    )
+    if enrollment is None or enrollment.identity.is_disabled:
+        return None
+    try:
+        wanted = _public_key_der(load_csr(csr_pem).public_key())
+    except errors.CouldNotProcessCsr:
+        return None
+    for authenticator in enrollment.identity.authenticators.filter(ca__isnull=True):
+        certificate = certificate_from_pem(authenticator.certificate_pem)
+        if _public_key_der(certificate.public_key()) == wanted:
+            return _issued(enrollment.identity, certificate)
+    return None
 
 
 def _require_certificate(certificate: x509.Certificate | None) -> x509.Certificate:

@@ -15,6 +15,7 @@ get one escaped log line each, rate-limited per address, never a traceback.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -321,6 +322,18 @@ def refusal_body(status: int, message: str, *, api: bool) -> tuple[str, bytes]:
     return "text/html; charset=utf-8", page.encode()
 
 
+def _detach_body(request: ControllerRequest) -> Any:
+    """The complete request body, for Django alone.
+
+    Twisted closes a request's body when the client goes away; Django may still be
+    reading it in its thread then, and a device that hung up still deserves the work it
+    asked for done (see `redeem_ott`'s retry). The pool thread closes it when done.
+    """
+    content = request.content
+    request.content = io.BytesIO()  # type: ignore[assignment]  # Twisted types it as None
+    return content
+
+
 class DjangoResource(resource.Resource):
     """Django in a thread pool, answering each request with one hop back to the reactor.
 
@@ -368,7 +381,7 @@ class DjangoResource(resource.Resource):
             "HTTPS": "on",
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "https",
-            "wsgi.input": request.content,
+            "wsgi.input": _detach_body(request),
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": True,
@@ -390,6 +403,7 @@ class DjangoResource(resource.Resource):
             started[:] = [(status, headers)]
             return lambda _data: None  # the legacy write(); Django never calls it
 
+        body_file = environ["wsgi.input"]
         try:
             result = self.app(environ, start_response)
             try:
@@ -402,6 +416,8 @@ class DjangoResource(resource.Resource):
         except Exception:
             log.exception("the application failed")
             status, headers, body = "500 Internal Server Error", [("Content-Type", "text/plain")], b"error\n"
+        finally:
+            body_file.close()
         self.reactor.callFromThread(self._deliver, request, status, headers, body)
 
     def _deliver(

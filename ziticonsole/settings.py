@@ -39,6 +39,9 @@ ZITI_KEY_PASSPHRASE_FILE = env.str("ZITI_KEY_PASSPHRASE_FILE", "")
 # API sessions end after this long unused, and this long after they opened, whatever.
 ZITI_API_SESSION_IDLE_MINUTES = env.int("ZITI_API_SESSION_IDLE_MINUTES", 30)
 ZITI_API_SESSION_MAX_MINUTES = env.int("ZITI_API_SESSION_MAX_MINUTES", 720)
+# How long after redeeming a token the same device (the same key) may ask again and
+# get the same certificate, when the first answer was lost on the way; 0 turns it off.
+ZITI_ENROLLMENT_RETRY_SECONDS = env.int("ZITI_ENROLLMENT_RETRY_SECONDS", 300)
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)
 # Threads per worker that run Django; connections wait on the event loop, not here.
