@@ -89,3 +89,17 @@ def test_ca_jwt_says_what_it_wrote_and_verify_ca_does_not_contradict_itself(star
     assert f'wrote the auto-enrollment JWT of CA "Fleet" to {tmp_path / "fleet.jwt"}' in wrote.stderr
     assert iss((tmp_path / "fleet.jwt").read_text().strip()) == f"https://127.0.0.1:{port}"
     assert again.stdout.strip() == 'CA "Fleet" is already verified; nothing to do'
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ZITI_CTRL_PORT", "not-a-port"), ("ZITI_WORKERS", "many"), ("DATABASE_URL", "nosuchdb://x")],
+)
+def test_a_wrong_setting_is_one_line_naming_it(tmp_path: Path, variable: str, value: str):
+    result = run(tmp_path / "var", "create_identity", "device", "x", cwd=tmp_path, **{variable: value})
+
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith("configuration error:")
+    assert variable in result.stderr or value in result.stderr
+    assert list(tmp_path.iterdir()) == []
