@@ -7,3 +7,11 @@ from kernel.errors import DomainError
 
 class CertificateAuthorityError(DomainError):
     """A CA request that cannot be carried out; `field` names the input at fault."""
+
+
+class RevocationRefused(DomainError):
+    """A certificate that cannot be revoked here, or a reason that is not one."""
+
+
+class CertificateAlreadyRevoked(RevocationRefused):
+    default_message = "the certificate is already revoked"

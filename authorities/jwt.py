@@ -8,22 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
-from django.conf import settings
 
-from authorities.pki import load_pki
+from authorities.pki import controller_url, load_pki
 from kernel.certificates import sha1_fingerprint
 
 # Pinned: the C SDK 0.29.3 checks only RS256 correctly, and a verifier must never let
 # the token's header choose the algorithm.
 ALGORITHM = "RS256"
 
-
-def controller_url() -> str:
-    """The JWT `iss`: https://ADDRESS:PORT, with an IPv6 address in brackets (RFC 3986)."""
-    host = settings.ZITI_CTRL_ADDRESS
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"https://{host}:{settings.ZITI_CTRL_PORT}"
+__all__ = ["ALGORITHM", "controller_url", "sign_enrollment_claims"]
 
 
 def sign_enrollment_claims(claims: dict[str, Any]) -> str:

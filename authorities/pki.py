@@ -65,6 +65,45 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def controller_url() -> str:
+    """The advertised controller, https://ADDRESS:PORT, with an IPv6 address in brackets
+    (RFC 3986): the JWT `iss`, and the base of the CRL and OCSP URLs in certificates."""
+    host = settings.ZITI_CTRL_ADDRESS
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"https://{host}:{settings.ZITI_CTRL_PORT}"
+
+
+# Where relying parties find revocation status, under controller_url(). Stable: every
+# certificate the signing CA issues carries them, for as long as it is valid.
+CRL_PATH = "/pki/signing-ca.crl"
+OCSP_PATH = "/pki/ocsp"
+
+
+def crl_url() -> str:
+    return controller_url() + CRL_PATH
+
+
+def ocsp_url() -> str:
+    return controller_url() + OCSP_PATH
+
+
+def _revocation_extensions(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+    """RFC 5280 §4.2.1.13 CRL distribution point and §4.2.2.1 AIA (OCSP) of the signing CA."""
+    crl = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(crl_url())],
+        relative_name=None,
+        reasons=None,
+        crl_issuer=None,
+    )
+    ocsp = x509.AccessDescription(
+        x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url())
+    )
+    return builder.add_extension(x509.CRLDistributionPoints([crl]), critical=False).add_extension(
+        x509.AuthorityInformationAccess([ocsp]), critical=False
+    )
+
+
 def pki_dir() -> Path:
     return Path(settings.DATA_DIR) / "pki"
 
@@ -307,7 +346,7 @@ def issue_identity_certificate(
     now = _now()
     not_after = now + dt.timedelta(days=days or settings.ZITI_IDENTITY_CERT_DAYS)
     spiffe_id = f"spiffe://{settings.ZITI_CTRL_ADDRESS}/identity/{identity_id}"
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity_id)]))
         .issuer_name(pki.signing_cert.subject)
@@ -323,8 +362,8 @@ def issue_identity_certificate(
         )
         .add_extension(_ski(public_key), critical=False)
         .add_extension(_aki(pki.signing_cert), critical=False)
-        .sign(pki.signing_key, hashes.SHA256())
     )
+    return _revocation_extensions(builder).sign(pki.signing_key, hashes.SHA256())
 
 
 # The mark of a certificate our PKI issued to a TLS-terminating proxy. Identity
@@ -338,7 +377,7 @@ def issue_proxy_certificate(public_key: CertificatePublicKeyTypes, name: str) ->
     """A client certificate with which a proxy proves itself to the app (EKU clientAuth)."""
     pki = load_pki()
     now = _now()
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(f"proxy {name}"))
         .issuer_name(pki.signing_cert.subject)
@@ -354,8 +393,8 @@ def issue_proxy_certificate(public_key: CertificatePublicKeyTypes, name: str) ->
         )
         .add_extension(_ski(public_key), critical=False)
         .add_extension(_aki(pki.signing_cert), critical=False)
-        .sign(pki.signing_key, hashes.SHA256())
     )
+    return _revocation_extensions(builder).sign(pki.signing_key, hashes.SHA256())
 
 
 def is_proxy_certificate(cert: x509.Certificate) -> bool:

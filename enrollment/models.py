@@ -7,7 +7,7 @@ import datetime as dt
 from django.db import models
 from django.utils import timezone
 
-from identities.models import Identity
+from identities.models import Authenticator, Identity
 from kernel.ids import new_id
 
 
@@ -22,6 +22,11 @@ class ApiSession(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="api_sessions")
+    # The certificate it was opened with: replacing or removing that authenticator
+    # (reset, delete) ends the session. None for sessions older than this field.
+    authenticator = models.ForeignKey(
+        Authenticator, null=True, blank=True, on_delete=models.CASCADE, related_name="api_sessions"
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_activity_at = models.DateTimeField(default=timezone.now)

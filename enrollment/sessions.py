@@ -13,7 +13,7 @@ from cryptography import x509
 from django.db import transaction
 from django.utils import timezone
 
-from authorities.models import CaUse
+from authorities.models import CaUse, RevokedCertificate
 from authorities.pki import load_pki
 from enrollment import errors
 from enrollment.models import ApiSession
@@ -29,14 +29,17 @@ def _session_token_hash(token: str) -> str:
 class OpenedSession:
     session: ApiSession
     token: str  # shown once, to the client that authenticated
+    authenticator: Authenticator
 
 
 def authenticate_with_certificate(certificate: x509.Certificate | None) -> OpenedSession:
     """Open an API session for the identity that owns the presented certificate.
 
-    Internal certificates are re-verified against the internal PKI; third-party ones
-    against their CA, which must be usable for authentication now. Disabled or
-    unknown identities and unusable certificates all get INVALID_AUTH.
+    Internal certificates are re-verified against the internal PKI and must not be
+    revoked (one lookup on the revocation table's unique serial, so a revocation counts
+    on every worker and replica at once); third-party ones against their CA, which must
+    be usable for authentication now. Disabled or unknown identities and unusable or
+    revoked certificates all get INVALID_AUTH.
     """
     if certificate is None:
         raise errors.InvalidAuth("no client certificate was presented")
@@ -51,6 +54,8 @@ def authenticate_with_certificate(certificate: x509.Certificate | None) -> Opene
     if identity.is_disabled:
         raise errors.InvalidAuth("the identity is disabled")
     ca = authenticator.ca
+    if ca is None and RevokedCertificate.objects.is_revoked(authenticator.serial):
+        raise errors.InvalidAuth("the certificate has been revoked")
     if ca is not None and (refusal := ca.refusal(CaUse.AUTHENTICATION)) is not None:
         raise errors.InvalidAuth(f"the certificate's CA does not allow authentication: it {refusal}")
     pki = load_pki()
@@ -64,22 +69,37 @@ def authenticate_with_certificate(certificate: x509.Certificate | None) -> Opene
         # Sessions idle past the timeout are dead; drop this identity's, so devices that
         # authenticate again and again do not pile them up.
         identity.api_sessions.filter(last_activity_at__lte=timezone.now() - ApiSession.IDLE_TIMEOUT).delete()
-        session = ApiSession.objects.create(identity=identity, token_hash=_session_token_hash(token))
-    return OpenedSession(session=session, token=token)
+        session = ApiSession.objects.create(
+            identity=identity, authenticator=authenticator, token_hash=_session_token_hash(token)
+        )
+    return OpenedSession(session=session, token=token, authenticator=authenticator)
 
 
 def current_api_session(token: str | None) -> ApiSession:
-    """The live session for a zt-session token; using it restarts the idle clock."""
+    """The live session for a zt-session token; using it restarts the idle clock.
+
+    Raises UNAUTHORIZED without a token, for an unknown or idle one, for a disabled
+    identity, and once the session's certificate is revoked.
+    """
     if not token:
         raise errors.Unauthorized()
     now = timezone.now()
     session = (
-        ApiSession.objects.select_related("identity")
+        ApiSession.objects.select_related("identity", "authenticator")
         .filter(token_hash=_session_token_hash(token), last_activity_at__gt=now - ApiSession.IDLE_TIMEOUT)
         .first()
     )
     if session is None or session.identity.is_disabled:
         raise errors.Unauthorized()
+    authenticator = session.authenticator
+    # A session outlives neither its certificate's revocation nor (by cascade) its
+    # authenticator's removal.
+    if (
+        authenticator is not None
+        and authenticator.is_internal
+        and RevokedCertificate.objects.is_revoked(authenticator.serial)
+    ):
+        raise errors.Unauthorized("the certificate this session was opened with has been revoked")
     ApiSession.objects.filter(pk=session.pk).update(last_activity_at=now)
     session.last_activity_at = now
     return session

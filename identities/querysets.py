@@ -37,3 +37,9 @@ def with_enrollment_state(
             output_field=CharField(),
         ),
     )
+
+
+def holds_internal_serial(serial: str) -> bool:
+    """Whether an identity holds (or is about to take up) the signing CA's certificate
+    with this hex serial: what the OCSP responder answers "good" for."""
+    return Authenticator.objects.filter(ca__isnull=True, serial=serial.lower()).exists()
