@@ -48,6 +48,17 @@ class IssuedCertificate:
     chain_pem: str  # the leaf followed by its intermediates
     ca_bundle_pem: str
 
+    @classmethod
+    def of(cls, identity: Identity, certificate: x509.Certificate) -> IssuedCertificate:
+        """A certificate of our signing CA, with the chain and bundle a device is sent."""
+        pki = load_pki()
+        return cls(
+            identity=identity,
+            certificate=certificate,
+            chain_pem=to_pem(certificate) + to_pem(pki.signing_cert),
+            ca_bundle_pem=pki.ca_bundle_pem,
+        )
+
 
 def ca_bundle_base64() -> bytes:
     """The CA bundle for /.well-known/est/cacerts: base64 of a DER certs-only PKCS#7."""
@@ -103,13 +114,7 @@ def redeem_ott(token: str | None, csr_pem: str | bytes | None) -> IssuedCertific
     certificate = issue_identity_certificate(csr.public_key(), identity.id)
     with _in_wire_codes():
         identities.redeem_enrollment(enrollment, certificate)
-    pki = load_pki()
-    return IssuedCertificate(
-        identity=identity,
-        certificate=certificate,
-        chain_pem=to_pem(certificate) + to_pem(pki.signing_cert),
-        ca_bundle_pem=pki.ca_bundle_pem,
-    )
+    return IssuedCertificate.of(identity, certificate)
 
 
 def _require_certificate(certificate: x509.Certificate | None) -> x509.Certificate:
@@ -245,13 +250,7 @@ def extend_certificate(
         raise errors.CertInUse(exc.message) from exc
     except ExtensionRefused as exc:
         raise errors.AuthenticatorCannotBeUpdated(exc.message) from exc
-    pki = load_pki()
-    return IssuedCertificate(
-        identity=authenticator.identity,
-        certificate=renewed,
-        chain_pem=to_pem(renewed) + to_pem(pki.signing_cert),
-        ca_bundle_pem=pki.ca_bundle_pem,
-    )
+    return IssuedCertificate.of(authenticator.identity, renewed)
 
 
 def verify_extended_certificate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 from django.utils import timezone
 
 from identities.models import Enrollment, Identity
@@ -48,3 +48,14 @@ def hand_out(
     write_token_file(output, token)
     until = f"{enrollment.expires_at:%Y-%m-%d %H:%M} UTC"
     stderr.write(f'new token for "{enrollment.identity.name}" in {output}, valid until {until}')
+
+
+def add_new_token_arguments(parser: CommandParser) -> None:
+    """--hours and --output, as every command that hands out a new token takes them."""
+    parser.add_argument(
+        "--hours",
+        type=positive_hours,
+        default=None,
+        help="token lifetime (default: ZITI_ENROLLMENT_DURATION)",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write the JWT to this file instead of stdout")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from authorities.models import RevocationReason
 from identities.management.lookup import (
+    add_new_token_arguments,
     expiry_in,
     hand_out,
     identity_by_name,
-    positive_hours,
     refuse_existing,
 )
 from identities.services import reset_enrollment
@@ -28,17 +27,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="the identity's name")
         parser.add_argument(
-            "--hours",
-            type=positive_hours,
-            default=None,
-            help="token lifetime (default: ZITI_ENROLLMENT_DURATION)",
-        )
-        parser.add_argument(
             "--reason",
             default=RevocationReason.SUPERSEDED.value,
             help="RFC 5280 revocation reason (default superseded)",
         )
-        parser.add_argument("-o", "--output", type=Path, help="write the JWT to this file instead of stdout")
+        add_new_token_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         refuse_existing(options["output"])
