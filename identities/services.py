@@ -482,23 +482,29 @@ def redeem_enrollment(
     One transaction: a failure leaves the token usable. The token is consumed by a
     conditional UPDATE, not a read-then-write, so of two concurrent redemptions only one
     matches the row, on SQLite and PostgreSQL alike. Raises EnrollmentUsed when the token
-    was used or expired meanwhile, CertificateTaken when another identity holds the
+    was used, reissued or expired meanwhile, IdentityDisabled when the identity is
+    disabled, CertificateTaken when another identity holds the
     certificate.
     """
     with transaction.atomic():
         now = timezone.now()
-        # The token too: one reissued meanwhile is no longer this one. And a disabled
-        # identity cannot enroll, even if it was disabled a moment ago.
+        # A disabled identity cannot enroll, even if it was disabled a moment ago: its
+        # row is locked (as reissue and reset lock it) and read first. Not as a join in
+        # the UPDATE below: PostgreSQL would re-check such a subquery against its old
+        # snapshot, and two concurrent redemptions could both win.
+        disabled = (
+            Identity.objects.select_for_update()
+            .filter(pk=enrollment.identity_id)
+            .values_list("is_disabled", flat=True)
+            .first()
+        )
+        if disabled:
+            raise IdentityDisabled()
+        # The token too: one reissued meanwhile is no longer this one.
         won = Enrollment.objects.filter(
-            pk=enrollment.pk,
-            token=enrollment.token,
-            consumed_at__isnull=True,
-            expires_at__gt=now,
-            identity__is_disabled=False,
+            pk=enrollment.pk, token=enrollment.token, consumed_at__isnull=True, expires_at__gt=now
         ).update(consumed_at=now)
         if not won:
-            if Identity.objects.filter(pk=enrollment.identity_id, is_disabled=True).exists():
-                raise IdentityDisabled()
             raise EnrollmentUsed()
         return _record_authenticator(enrollment.identity, certificate, ca)
 
