@@ -55,7 +55,7 @@ class Authenticator(models.Model):
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="authenticators")
     fingerprint = models.CharField(max_length=40, unique=True)  # hex SHA-1 of the DER
-    serial = models.CharField(max_length=64)  # hex
+    serial = models.CharField(max_length=64, db_index=True)  # hex; OCSP looks it up
     not_after = models.DateTimeField()
     certificate_pem = models.TextField()  # public certificate only; never a key
     # The third-party CA that issued the certificate; None for the internal PKI. A deleted

@@ -40,6 +40,7 @@ def with_enrollment_state(
 
 
 def holds_internal_serial(serial: str) -> bool:
-    """Whether an identity holds (or is about to take up) the signing CA's certificate
-    with this hex serial: what the OCSP responder answers "good" for."""
+    """Whether an identity holds the signing CA's certificate with this hex serial: what
+    the OCSP responder answers "good" for. A renewed certificate not yet verified is not
+    held yet (unknown). One lookup on the indexed serial."""
     return Authenticator.objects.filter(ca__isnull=True, serial=serial.lower()).exists()
