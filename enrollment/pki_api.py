@@ -28,7 +28,8 @@ MAX_OCSP_REQUEST = 16 * 1024
 def signing_ca_crl(request: HttpRequest) -> HttpResponse:
     """RFC 5280 §5: the DER CRL, as RFC 2585 §3 names its media type."""
     response = HttpResponse(current_crl_der(), content_type="application/pkix-crl")
-    response["Cache-Control"] = "public, max-age=300"
+    # Fetched afresh each time: a revocation shows in the next fetch, not after a cache lifetime.
+    response["Cache-Control"] = "no-cache"
     return response
 
 

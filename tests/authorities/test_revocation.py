@@ -189,3 +189,29 @@ def test_a_revoked_certificate_no_longer_authenticates_nor_keeps_its_session(con
         controller.url, "GET", "/current-api-session", context=context, headers={"zt-session": token}
     )
     assert session.status == 401
+
+
+def test_the_ocsp_responder_also_answers_a_get_with_the_request_in_the_path(controller, pki, tmp_path):
+    import base64
+    import urllib.parse
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp as ocsp_module
+
+    device = enroll_device("laptop", tmp_path)
+    revoke_certificate(device.certificate, "superseded")
+    request = (
+        ocsp_module.OCSPRequestBuilder()
+        .add_certificate(device.certificate, pki.signing_cert, hashes.SHA256())
+        .build()
+        .public_bytes(Encoding.DER)
+    )
+    encoded = urllib.parse.quote(base64.b64encode(request).decode(), safe="")
+
+    reply = https_request(controller.url, "GET", f"{OCSP_PATH}/{encoded}", context=controller.ssl_context())
+
+    response = ocsp_module.load_der_ocsp_response(reply.body)
+    assert response.response_status == ocsp_module.OCSPResponseStatus.SUCCESSFUL
+    assert response.certificate_status == ocsp_module.OCSPCertStatus.REVOKED
+    assert response.revocation_reason == x509.ReasonFlags.superseded
+    assert response.serial_number == device.certificate.serial_number
