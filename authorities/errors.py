@@ -12,3 +12,11 @@ class CertificateAuthorityError(DomainError):
 class KeyUnavailable(DomainError):
     """A key of the controller's PKI cannot be used: encrypted without the passphrase,
     or taken offline while an operation needs it."""
+
+
+class RevocationRefused(DomainError):
+    """A certificate that cannot be revoked here, or a reason that is not one."""
+
+
+class CertificateAlreadyRevoked(RevocationRefused):
+    default_message = "the certificate is already revoked"

@@ -110,3 +110,51 @@ class CertificateAuthority(models.Model):
     @property
     def certificate(self) -> x509.Certificate:
         return certificate_from_pem(self.certificate_pem)
+
+
+class RevocationReason(models.TextChoices):
+    """RFC 5280 §5.3.1 reason codes a revocation may give (the names are x509.ReasonFlags
+    values). certificateHold is left out: a revocation here is final."""
+
+    UNSPECIFIED = "unspecified", "Unspecified"
+    KEY_COMPROMISE = "keyCompromise", "Key compromise"
+    AFFILIATION_CHANGED = "affiliationChanged", "Affiliation changed"
+    SUPERSEDED = "superseded", "Superseded"
+    CESSATION_OF_OPERATION = "cessationOfOperation", "Cessation of operation"
+    PRIVILEGE_WITHDRAWN = "privilegeWithdrawn", "Privilege withdrawn"
+
+    @property
+    def flag(self) -> x509.ReasonFlags:
+        return x509.ReasonFlags(self.value)
+
+
+class RevokedCertificateQuerySet(models.QuerySet["RevokedCertificate"]):
+    def is_revoked(self, serial: str) -> bool:
+        """Whether the signing CA's certificate with this hex serial is revoked: one
+        lookup on the unique index."""
+        return self.filter(serial=serial.lower()).exists()
+
+
+class RevokedCertificate(models.Model):
+    """A certificate of the controller's signing CA that is revoked for good.
+
+    What the CRL lists and the OCSP responder answers "revoked" for; authentication
+    refuses it on every worker and replica, since they all read this table.
+    """
+
+    serial = models.CharField(max_length=64, unique=True)  # hex, as Authenticator.serial
+    fingerprint = models.CharField(max_length=40, blank=True)  # hex SHA-1 of the DER
+    subject = models.CharField(max_length=255, blank=True)  # the CN: an identity id, for people
+    not_after = models.DateTimeField()
+    revoked_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(
+        max_length=32, choices=RevocationReason.choices, default=RevocationReason.UNSPECIFIED
+    )
+
+    objects = RevokedCertificateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-revoked_at"]
+
+    def __str__(self) -> str:
+        return f"revoked {self.serial} ({self.reason})"

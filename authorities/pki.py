@@ -66,6 +66,80 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def configured_controller_url() -> str:
+    """https://ZITI_CTRL_ADDRESS:ZITI_CTRL_PORT of this process, IPv6 in brackets (RFC 3986)."""
+    host = settings.ZITI_CTRL_ADDRESS
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"https://{host}:{settings.ZITI_CTRL_PORT}"
+
+
+def _recorded_url_path() -> Path:
+    return pki_dir() / "controller-url"
+
+
+def record_controller_url() -> str:
+    """At each start, note the address the server advertises, for every other process."""
+    url = configured_controller_url()
+    write_private_file(_recorded_url_path(), f"{url}\n".encode(), replace=True)
+    return url
+
+
+def controller_url() -> str:
+    """The advertised controller: the JWT `iss`, and the base of the CRL and OCSP URLs in
+    certificates, as the server advertised it at its last start.
+
+    One place for the server and the CLI, so a command run with other settings (or none)
+    cannot mint a JWT for an address the server does not answer on. Before any start,
+    this process's own settings.
+    """
+    try:
+        return _recorded_url_path().read_text().strip()
+    except FileNotFoundError:
+        return configured_controller_url()
+
+
+def address_warning() -> str | None:
+    """Words for a CLI user whose settings name another address than the server's."""
+    recorded, configured = controller_url(), configured_controller_url()
+    if recorded == configured:
+        return None
+    return (
+        f"warning: this command's settings say {configured}, but the controller advertises {recorded} "
+        "(at its last start); the JWT names the controller's address"
+    )
+
+
+# Where relying parties find revocation status, under controller_url(). Stable: every
+# certificate the signing CA issues carries them, for as long as it is valid.
+CRL_PATH = "/pki/signing-ca.crl"
+OCSP_PATH = "/pki/ocsp"
+
+
+def crl_url() -> str:
+    return controller_url() + CRL_PATH
+
+
+def ocsp_url() -> str:
+    return controller_url() + OCSP_PATH
+
+
+def _revocation_extensions(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+    """RFC 5280 §4.2.1.13 CRL distribution point and §4.2.2.1 AIA (OCSP) of the signing CA."""
+    crl = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(crl_url())],
+        relative_name=None,
+        reasons=None,
+        crl_issuer=None,
+    )
+    ocsp = x509.AccessDescription(
+        x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url())
+    )
+    return builder.add_extension(x509.CRLDistributionPoints([crl]), critical=False).add_extension(
+        x509.AuthorityInformationAccess([ocsp]), critical=False
+    )
+
+
 def pki_dir() -> Path:
     return Path(settings.DATA_DIR) / "pki"
 
@@ -371,7 +445,7 @@ def issue_identity_certificate(
     now = _now()
     not_after = now + dt.timedelta(days=days or settings.ZITI_IDENTITY_CERT_DAYS)
     spiffe_id = f"spiffe://{settings.ZITI_CTRL_ADDRESS}/identity/{identity_id}"
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity_id)]))
         .issuer_name(pki.signing_cert.subject)
@@ -387,8 +461,8 @@ def issue_identity_certificate(
         )
         .add_extension(_ski(public_key), critical=False)
         .add_extension(_aki(pki.signing_cert), critical=False)
-        .sign(pki.signing_key, hashes.SHA256())
     )
+    return _revocation_extensions(builder).sign(pki.signing_key, hashes.SHA256())
 
 
 # The mark of a certificate our PKI issued to a TLS-terminating proxy. Identity
@@ -402,7 +476,7 @@ def issue_proxy_certificate(public_key: CertificatePublicKeyTypes, name: str) ->
     """A client certificate with which a proxy proves itself to the app (EKU clientAuth)."""
     pki = load_pki()
     now = _now()
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(f"proxy {name}"))
         .issuer_name(pki.signing_cert.subject)
@@ -418,8 +492,8 @@ def issue_proxy_certificate(public_key: CertificatePublicKeyTypes, name: str) ->
         )
         .add_extension(_ski(public_key), critical=False)
         .add_extension(_aki(pki.signing_cert), critical=False)
-        .sign(pki.signing_key, hashes.SHA256())
     )
+    return _revocation_extensions(builder).sign(pki.signing_key, hashes.SHA256())
 
 
 def is_proxy_certificate(cert: x509.Certificate) -> bool:

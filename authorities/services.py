@@ -5,18 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from authorities.errors import CertificateAuthorityError, KeyUnavailable
+from authorities.errors import (
+    CertificateAlreadyRevoked,
+    CertificateAuthorityError,
+    KeyUnavailable,
+    RevocationRefused,
+)
 from authorities.jwt import sign_enrollment_claims
-from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT, CaUse, CertificateAuthority
+from authorities.models import (
+    DEFAULT_IDENTITY_NAME_FORMAT,
+    CaUse,
+    CertificateAuthority,
+    RevocationReason,
+    RevokedCertificate,
+)
 from authorities.pki import issue_proxy_certificate, load_pki, private_key_pem, root_key_path
 from kernel.certificates import (
     CertificateRejected,
+    common_name,
     is_ca_certificate,
     load_single_certificate,
     sha1_fingerprint,
@@ -283,3 +296,56 @@ def take_root_key_offline(destination: Path) -> Path:
         raise KeyUnavailable(f"{destination} does not read back as written; the key stays in {source}")
     source.unlink()
     return source
+
+
+def parse_revocation_reason(value: str | RevocationReason | None) -> RevocationReason:
+    """An RFC 5280 reason code by its name (`keyCompromise`, `key-compromise`, ...).
+
+    None is unspecified; anything else unknown raises RevocationRefused listing the names.
+    """
+    if isinstance(value, RevocationReason):
+        return value
+    if value is None or not value.strip():
+        return RevocationReason.UNSPECIFIED
+    wanted = value.replace("-", "").replace("_", "").replace(" ", "").lower()
+    for reason in RevocationReason:
+        if reason.value.lower() == wanted:
+            return reason
+    names = ", ".join(reason.value for reason in RevocationReason)
+    raise RevocationRefused(f'"{value}" is not a revocation reason; choose one of {names}', "reason")
+
+
+def revoke_certificate(
+    certificate: x509.Certificate, reason: RevocationReason | str | None = None
+) -> RevokedCertificate:
+    """Revoke a certificate of the controller's signing CA, for good (RFC 5280 §5.3.1).
+
+    Records serial, time and reason. From the moment the row commits, the CRL (rebuilt
+    on its next fetch) lists it, OCSP answers revoked and no worker or replica lets it
+    authenticate. Joins the caller's transaction, so a revocation that is part of a
+    larger change (reset, renewal, delete) commits or rolls back with it.
+
+    Raises RevocationRefused for a certificate the signing CA did not issue (a
+    third-party CA publishes its own revocations) or an unknown reason, and
+    CertificateAlreadyRevoked when it is revoked already; nothing changes then.
+    """
+    reason = parse_revocation_reason(reason)
+    try:
+        certificate.verify_directly_issued_by(load_pki().signing_cert)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise RevocationRefused(
+            "only certificates issued by this controller's signing CA can be revoked here"
+        ) from exc
+    serial = format(certificate.serial_number, "x")
+    try:
+        with transaction.atomic():
+            return RevokedCertificate.objects.create(
+                serial=serial,
+                fingerprint=sha1_fingerprint(certificate),
+                subject=common_name(certificate)[:255],
+                not_after=certificate.not_valid_after_utc,
+                reason=reason,
+            )
+    except IntegrityError as exc:
+        # The unique serial decides, also between two admins revoking at once.
+        raise CertificateAlreadyRevoked(f"the certificate with serial {serial} is already revoked") from exc

@@ -21,6 +21,7 @@ from enrollment import errors, services, sessions
 from enrollment.middleware import client_certificate_of
 from enrollment.models import ApiSession
 from enrollment.parsers import AnyContentNegotiation, PemCsrParser, PemFileParser, Pkcs10Parser
+from identities.models import Authenticator
 
 VERSION = "1.0.0"
 API_PREFIX = "/edge/client/v1"
@@ -164,6 +165,10 @@ def _session_data(opened: sessions.OpenedSession | None, session: ApiSession) ->
         "expirationSeconds": int(ApiSession.idle_timeout().total_seconds()),
         "authQueries": [],
     }
+    authenticator = session.authenticator
+    data["authenticatorId"] = str(authenticator.pk) if authenticator else None
+    data["isCertExtendRequested"] = bool(authenticator and authenticator.is_extend_requested)
+    data["isCertKeyRollRequested"] = bool(authenticator and authenticator.is_key_roll_requested)
     if opened is not None:
         data["token"] = opened.token
     return data
@@ -183,6 +188,11 @@ class AuthenticateView(EnrollmentApiView):
         opened = sessions.authenticate_with_certificate(client_certificate_of(request))
         response = Response(envelope(_session_data(opened, opened.session)))
         response["zt-session"] = opened.token
+        if opened.authenticator.is_extend_requested:
+            # How OpenZiti tells a device, at authentication, that the admin wants it to renew.
+            response["ziti-authenticator-extend-requested"] = "true"
+            if opened.authenticator.is_key_roll_requested:
+                response["ziti-authenticator-roll-key-requested"] = "true"
         return response
 
 
@@ -209,3 +219,66 @@ class CurrentIdentityView(EnrollmentApiView):
                 }
             )
         )
+
+
+def _authenticator_data(authenticator: Authenticator) -> dict[str, Any]:
+    return {
+        "id": str(authenticator.pk),
+        "method": "cert",
+        "identityId": authenticator.identity_id,
+        "fingerprint": authenticator.fingerprint,
+        "certPem": authenticator.certificate_pem,
+        "isIssuedByNetwork": authenticator.is_internal,
+        "isExtendRequested": authenticator.is_extend_requested,
+        "isKeyRollRequested": authenticator.is_key_roll_requested,
+        "expiresAt": _timestamp(authenticator.not_after),
+        "createdAt": _timestamp(authenticator.created_at),
+    }
+
+
+class CurrentIdentityAuthenticatorsView(EnrollmentApiView):
+    def get(self, request: Request) -> Response:
+        identity = sessions.current_api_session(request.headers.get("zt-session")).identity
+        authenticators = [_authenticator_data(a) for a in identity.authenticators.order_by("pk")]
+        meta = {"pagination": {"limit": len(authenticators), "offset": 0, "totalCount": len(authenticators)}}
+        return Response({"data": authenticators, "meta": meta})
+
+
+def _string_field(request: Request, field: str) -> str | None:
+    data = request.data
+    if not isinstance(data, dict):
+        raise errors.CouldNotValidate(f"the body must be a JSON object with {field}")
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise errors.CouldNotValidate(f"{field} must be a PEM string")
+    return value
+
+
+class ExtendView(EnrollmentApiView):
+    """Renewal, step one: a new certificate for the CSR, held until extend-verify."""
+
+    parser_classes = [JSONParser]
+
+    def post(self, request: Request, authenticator_id: str) -> Response:
+        issued = services.extend_certificate(
+            request.headers.get("zt-session"),
+            client_certificate_of(request),
+            authenticator_id,
+            _string_field(request, "clientCertCsr"),
+        )
+        return Response(envelope({"clientCert": issued.chain_pem, "ca": issued.ca_bundle_pem}))
+
+
+class ExtendVerifyView(EnrollmentApiView):
+    """Renewal, step two: the device shows it holds the new certificate; the swap."""
+
+    parser_classes = [JSONParser]
+
+    def post(self, request: Request, authenticator_id: str) -> Response:
+        services.verify_extended_certificate(
+            request.headers.get("zt-session"),
+            client_certificate_of(request),
+            authenticator_id,
+            _string_field(request, "clientCert"),
+        )
+        return Response(envelope({}))

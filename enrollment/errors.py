@@ -95,6 +95,23 @@ class Unauthorized(EnrollmentError):
     default_message = "the request requires a valid API session"
 
 
+class IdentityDisabled(EnrollmentError):
+    code = "IDENTITY_DISABLED"
+    status = status.HTTP_403_FORBIDDEN
+    default_message = "the identity is disabled: it cannot enroll until an admin enables it"
+
+
+class AuthenticatorCannotBeUpdated(EnrollmentError):
+    code = "AUTHENTICATOR_CAN_NOT_BE_UPDATED"
+    default_message = "this authenticator cannot be renewed"
+
+
+class NotFound(EnrollmentError):
+    code = "NOT_FOUND"
+    status = status.HTTP_404_NOT_FOUND
+    default_message = "no such resource"
+
+
 def error_envelope(code: str, message: str, cause: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "error": {

@@ -21,10 +21,10 @@ class ApiSession(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="api_sessions")
-    # What the session was opened with: deleting it (or its CA, which deletes it) ends
-    # the session. Null only for sessions from before this column, which no longer pass.
+    # The certificate it was opened with: replacing or removing that authenticator
+    # (reset, delete) ends the session. None for sessions older than this field.
     authenticator = models.ForeignKey(
-        Authenticator, null=True, on_delete=models.CASCADE, related_name="api_sessions"
+        Authenticator, null=True, blank=True, on_delete=models.CASCADE, related_name="api_sessions"
     )
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

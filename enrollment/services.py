@@ -14,23 +14,31 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs7
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from django.conf import settings
 from django.utils import timezone
 
-from authorities.models import CaUse, CertificateAuthority
+from authorities.models import CaUse, CertificateAuthority, RevokedCertificate
 from authorities.pki import issue_identity_certificate, load_pki
 from authorities.services import render_identity_name
-from enrollment import errors
+from enrollment import errors, sessions
 from enrollment.csr import load_csr
 from identities import services as identities
-from identities.errors import CertificateTaken, EnrollmentUsed, IdentityError
-from identities.models import Enrollment, EnrollmentMethod, Identity
+from identities.errors import (
+    CertificateTaken,
+    EnrollmentUsed,
+    ExtensionRefused,
+    IdentityDisabled,
+    IdentityError,
+    KeyInUse,
+)
+from identities.models import Authenticator, Enrollment, EnrollmentMethod, Identity
 from kernel.certificates import (
     CertificateRejected,
     certificate_from_pem,
     common_name,
+    public_key_sha256,
+    sha1_fingerprint,
     to_pem,
     verify_client_certificate,
 )
@@ -43,6 +51,17 @@ class IssuedCertificate:
     certificate: x509.Certificate
     chain_pem: str  # the leaf followed by its intermediates
     ca_bundle_pem: str
+
+    @classmethod
+    def of(cls, identity: Identity, certificate: x509.Certificate) -> IssuedCertificate:
+        """A certificate of our signing CA, with the chain and bundle a device is sent."""
+        pki = load_pki()
+        return cls(
+            identity=identity,
+            certificate=certificate,
+            chain_pem=to_pem(certificate) + to_pem(pki.signing_cert),
+            ca_bundle_pem=pki.ca_bundle_pem,
+        )
 
 
 def ca_bundle_base64() -> bytes:
@@ -63,6 +82,8 @@ def _pending_enrollment(token: str | None, method: EnrollmentMethod) -> Enrollme
         )
     if enrollment.is_expired():
         raise errors.EnrollmentExpired()
+    if enrollment.identity.is_disabled:
+        raise errors.IdentityDisabled()
     return enrollment
 
 
@@ -73,6 +94,8 @@ def _in_wire_codes() -> Iterator[None]:
         yield
     except EnrollmentUsed as exc:
         raise errors.InvalidEnrollmentToken() from exc
+    except IdentityDisabled as exc:
+        raise errors.IdentityDisabled() from exc
     except CertificateTaken as exc:
         raise errors.CertInUse() from exc
     except IdentityError as exc:
@@ -101,21 +124,7 @@ def redeem_ott(token: str | None, csr_pem: str | bytes | None) -> IssuedCertific
     certificate = issue_identity_certificate(csr.public_key(), identity.id)
     with _in_wire_codes():
         identities.redeem_enrollment(enrollment, certificate)
-    return _issued(identity, certificate)
-
-
-def _issued(identity: Identity, certificate: x509.Certificate) -> IssuedCertificate:
-    pki = load_pki()
-    return IssuedCertificate(
-        identity=identity,
-        certificate=certificate,
-        chain_pem=to_pem(certificate) + to_pem(pki.signing_cert),
-        ca_bundle_pem=pki.ca_bundle_pem,
-    )
-
-
-def _public_key_der(key: CertificatePublicKeyTypes) -> bytes:
-    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return IssuedCertificate.of(identity, certificate)
 
 
 def _answer_again(token: str | None, csr_pem: str | bytes | None) -> IssuedCertificate | None:
@@ -137,14 +146,15 @@ def _answer_again(token: str | None, csr_pem: str | bytes | None) -> IssuedCerti
     if enrollment is None or enrollment.identity.is_disabled:
         return None
     try:
-        wanted = _public_key_der(load_csr(csr_pem).public_key())
+        key_hash = public_key_sha256(load_csr(csr_pem).public_key())
     except errors.CouldNotProcessCsr:
         return None
-    for authenticator in enrollment.identity.authenticators.filter(ca__isnull=True):
-        certificate = certificate_from_pem(authenticator.certificate_pem)
-        if _public_key_der(certificate.public_key()) == wanted:
-            return _issued(enrollment.identity, certificate)
-    return None
+    authenticator = enrollment.identity.authenticators.filter(
+        ca__isnull=True, public_key_sha256=key_hash
+    ).first()
+    if authenticator is None:
+        return None
+    return IssuedCertificate.of(enrollment.identity, certificate_from_pem(authenticator.certificate_pem))
 
 
 def _require_certificate(certificate: x509.Certificate | None) -> x509.Certificate:
@@ -209,3 +219,105 @@ def enroll_with_ca(certificate: x509.Certificate | None, requested_name: str | N
             certificate=certificate,
             ca=ca,
         )
+
+
+def _renewable_authenticator(
+    session_token: str | None, certificate: x509.Certificate | None, authenticator_id: str
+) -> Authenticator:
+    """The caller's own authenticator, if it may be renewed over this request.
+
+    The API session must be live, and the TLS client certificate must be that
+    authenticator's current one, not revoked and still valid: a stolen session token
+    alone renews nothing.
+    """
+    session = sessions.current_api_session(session_token)
+    if certificate is None:
+        raise errors.InvalidAuth("renewal needs mutual TLS with the authenticator's current certificate")
+    authenticator = (
+        Authenticator.objects.filter(pk=authenticator_id, identity_id=session.identity_id).first()
+        if authenticator_id.isdigit()
+        else None
+    )
+    if authenticator is None:
+        raise errors.NotFound("this identity has no authenticator with that id")
+    if not authenticator.is_internal:
+        raise errors.AuthenticatorCannotBeUpdated(
+            "only certificates issued by this controller's PKI can be extended; this one comes from "
+            "a third-party CA, which renews its own"
+        )
+    if sha1_fingerprint(certificate) != authenticator.fingerprint:
+        raise errors.InvalidAuth("present this authenticator's current certificate in the TLS handshake")
+    if RevokedCertificate.objects.is_revoked(authenticator.serial):
+        raise errors.InvalidAuth("the certificate has been revoked")
+    pki = load_pki()
+    try:
+        verify_client_certificate(certificate, [pki.root_cert], [pki.signing_cert])
+    except CertificateRejected as exc:
+        raise errors.InvalidAuth(str(exc)) from exc
+    return authenticator
+
+
+def extend_certificate(
+    session_token: str | None,
+    certificate: x509.Certificate | None,
+    authenticator_id: str,
+    csr_pem: str | bytes | None,
+) -> IssuedCertificate:
+    """Renew a certificate of our PKI (OpenZiti's
+    `POST /current-identity/authenticators/{id}/extend`): sign the CSR's key for the same
+    identity and hold the new certificate until extend-verify; the current one stays
+    valid. A CSR with a new key is a key roll, recorded as such when verified.
+
+    Nothing is held unless every check passes. Raises UNAUTHORIZED without a live
+    session, INVALID_AUTH for the wrong, revoked or expired certificate, NOT_FOUND for
+    someone else's authenticator, AUTHENTICATOR_CAN_NOT_BE_UPDATED for a third-party
+    one, COULD_NOT_PROCESS_CSR for a bad CSR and CERT_IN_USE for another identity's key.
+    """
+    authenticator = _renewable_authenticator(session_token, certificate, authenticator_id)
+    if not csr_pem:
+        raise errors.CouldNotProcessCsr("the request carries no clientCertCsr")
+    csr = load_csr(csr_pem)
+    if (
+        Authenticator.objects.filter(public_key_sha256=public_key_sha256(csr.public_key()))
+        .exclude(identity_id=authenticator.identity_id)
+        .exists()
+    ):
+        raise errors.CertInUse("the CSR's key belongs to another identity")
+    renewed = issue_identity_certificate(csr.public_key(), authenticator.identity_id)
+    try:
+        identities.hold_extension(authenticator, renewed)
+    except KeyInUse as exc:
+        raise errors.CertInUse(exc.message) from exc
+    except ExtensionRefused as exc:
+        raise errors.AuthenticatorCannotBeUpdated(exc.message) from exc
+    return IssuedCertificate.of(authenticator.identity, renewed)
+
+
+def verify_extended_certificate(
+    session_token: str | None,
+    certificate: x509.Certificate | None,
+    authenticator_id: str,
+    client_cert_pem: str | bytes | None,
+) -> Authenticator:
+    """Take up the renewed certificate (OpenZiti's `.../extend-verify`): from now on it
+    authenticates and the old one, revoked, does not.
+
+    Same checks on the caller as extend_certificate (it still presents the old
+    certificate). Raises CERT_FAILED_VALIDATION when `client_cert_pem` is not exactly
+    the certificate the last extend issued, or nothing is pending; nothing changes then.
+    """
+    authenticator = _renewable_authenticator(session_token, certificate, authenticator_id)
+    if not client_cert_pem:
+        raise errors.CertFailedValidation("the request carries no clientCert")
+    raw = client_cert_pem.encode() if isinstance(client_cert_pem, str) else client_cert_pem
+    try:
+        # The leaf; a client may send back the whole chain extend answered with.
+        presented = x509.load_pem_x509_certificates(raw)[0]
+    except (ValueError, IndexError) as exc:
+        raise errors.CertFailedValidation("clientCert is not a PEM certificate") from exc
+    try:
+        return identities.complete_extension(authenticator, presented)
+    except ExtensionRefused as exc:
+        raise errors.CertFailedValidation(exc.message) from exc
+    except CertificateTaken as exc:
+        raise errors.CertInUse() from exc

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
-from authorities.models import CaUse
+from authorities.models import CaUse, RevokedCertificate
 from authorities.pki import load_pki
 from enrollment import errors
 from enrollment.models import ApiSession
@@ -39,14 +39,17 @@ def _session_token_hash(token: str) -> str:
 class OpenedSession:
     session: ApiSession
     token: str  # shown once, to the client that authenticated
+    authenticator: Authenticator
 
 
 def authenticate_with_certificate(certificate: x509.Certificate | None) -> OpenedSession:
     """Open an API session for the identity that owns the presented certificate.
 
-    Internal certificates are re-verified against the internal PKI; third-party ones
-    against their CA, which must be usable for authentication now. Disabled or
-    unknown identities and unusable certificates all get INVALID_AUTH.
+    Internal certificates are re-verified against the internal PKI and must not be
+    revoked (one lookup on the revocation table's unique serial, so a revocation counts
+    on every worker and replica at once); third-party ones against their CA, which must
+    be usable for authentication now. Disabled or unknown identities and unusable or
+    revoked certificates all get INVALID_AUTH.
     """
     if certificate is None:
         raise errors.InvalidAuth("no client certificate was presented")
@@ -64,6 +67,8 @@ def authenticate_with_certificate(certificate: x509.Certificate | None) -> Opene
     if identity.is_disabled:
         raise errors.InvalidAuth("the identity is disabled")
     ca = authenticator.ca
+    if ca is None and RevokedCertificate.objects.is_revoked(authenticator.serial):
+        raise errors.InvalidAuth("the certificate has been revoked")
     if ca is not None and (refusal := ca.refusal(CaUse.AUTHENTICATION)) is not None:
         raise errors.InvalidAuth(f"the certificate's CA does not allow authentication: it {refusal}")
     pki = load_pki()
@@ -84,7 +89,7 @@ def authenticate_with_certificate(certificate: x509.Certificate | None) -> Opene
         session = ApiSession.objects.create(
             identity=identity, authenticator=authenticator, token_hash=_session_token_hash(token)
         )
-    return OpenedSession(session=session, token=token)
+    return OpenedSession(session=session, token=token, authenticator=authenticator)
 
 
 def current_api_session(token: str | None) -> ApiSession:
@@ -92,7 +97,7 @@ def current_api_session(token: str | None) -> ApiSession:
 
     A session is only as good as what it was opened with: on every use, in the one
     query that finds it, its identity must still be enabled and its authenticator
-    still there and unexpired, with its CA (if any) still allowing authentication.
+    still there, unexpired and not revoked, with its CA (if any) still allowing authentication.
     Otherwise the session is deleted and the request is UNAUTHORIZED. Sessions end
     after ZITI_API_SESSION_IDLE_MINUTES unused and ZITI_API_SESSION_MAX_MINUTES in all.
     """
@@ -127,6 +132,8 @@ def _session_ended(session: ApiSession, now: dt.datetime) -> str | None:
         return "its certificate is no longer an authenticator"
     if authenticator.not_after <= now:
         return "its certificate has expired"
+    if authenticator.is_internal and RevokedCertificate.objects.is_revoked(authenticator.serial):
+        return "the certificate this session was opened with has been revoked"
     ca = authenticator.ca
     if ca is not None and (refusal := ca.refusal_as_loaded(CaUse.AUTHENTICATION)) is not None:
         return f"the certificate's CA {refusal}"

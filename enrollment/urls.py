@@ -11,4 +11,19 @@ urlpatterns = [
     path("authenticate", api.AuthenticateView.as_view(), name="authenticate"),
     path("current-api-session", api.CurrentApiSessionView.as_view(), name="current-api-session"),
     path("current-identity", api.CurrentIdentityView.as_view(), name="current-identity"),
+    path(
+        "current-identity/authenticators",
+        api.CurrentIdentityAuthenticatorsView.as_view(),
+        name="current-identity-authenticators",
+    ),
+    path(
+        "current-identity/authenticators/<str:authenticator_id>/extend",
+        api.ExtendView.as_view(),
+        name="extend",
+    ),
+    path(
+        "current-identity/authenticators/<str:authenticator_id>/extend-verify",
+        api.ExtendVerifyView.as_view(),
+        name="extend-verify",
+    ),
 ]

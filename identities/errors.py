@@ -31,3 +31,19 @@ class EnrollmentUsed(IdentityError):
 
 class CertificateTaken(IdentityError):
     default_message = "the certificate is already in use by another identity"
+
+
+class IdentityDisabled(IdentityError):
+    default_message = "the identity is disabled: it cannot enroll or authenticate until an admin enables it"
+
+
+class LifecycleRefused(IdentityError):
+    """A reissue, reset or revocation that does not apply to this identity as it stands."""
+
+
+class ExtensionRefused(IdentityError):
+    """A certificate renewal (extend, extend-verify, request-extend) that cannot be done."""
+
+
+class KeyInUse(ExtensionRefused):
+    default_message = "the CSR's key belongs to another identity"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from authorities.models import CaUse, CertificateAuthority
+from authorities.models import CaUse, CertificateAuthority, RevocationReason
 from identities.models import IdentityType
 from kernel.forms import RoleAttributesField, ServiceErrorsForm
 from kernel.names import MAX_NAME_LENGTH
@@ -39,3 +39,32 @@ class IdentityEditForm(ServiceErrorsForm):
 
     name = forms.CharField(max_length=MAX_NAME_LENGTH)
     role_attributes = RoleAttributesField()
+
+
+class NewTokenForm(ServiceErrorsForm):
+    """How long a reissued or reset token lives; the service checks the rest."""
+
+    hours = forms.IntegerField(
+        label="Valid for (hours)",
+        min_value=1,
+        max_value=24 * 365,
+        initial=24,
+        help_text="The new one-time token expires this many hours from now.",
+    )
+
+    def field_for(self, field: str | None) -> str | None:
+        return "hours" if field == "expires_at" else field
+
+
+class RevokeForm(ServiceErrorsForm):
+    reason = forms.ChoiceField(
+        label="Reason", choices=RevocationReason.choices, initial=RevocationReason.UNSPECIFIED
+    )
+
+
+class DisableForm(forms.Form):
+    revoke = forms.BooleanField(required=False, label="Also revoke its certificates")
+
+
+class RequestExtendForm(forms.Form):
+    roll_keys = forms.BooleanField(required=False, label="With a new key")

@@ -55,7 +55,7 @@ class Authenticator(models.Model):
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="authenticators")
     fingerprint = models.CharField(max_length=40, unique=True)  # hex SHA-1 of the DER
-    serial = models.CharField(max_length=64)  # hex
+    serial = models.CharField(max_length=64, db_index=True)  # hex; OCSP looks it up
     not_after = models.DateTimeField()
     certificate_pem = models.TextField()  # public certificate only; never a key
     # The third-party CA that issued the certificate; None for the internal PKI. A deleted
@@ -67,13 +67,34 @@ class Authenticator(models.Model):
         on_delete=models.CASCADE,
         related_name="authenticators",
     )
+    # Hex SHA-256 of the certificate's SubjectPublicKeyInfo: a key belongs to one identity.
+    public_key_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Renewal (OpenZiti's extend): the new certificate, issued but not yet taken up by
+    # the device. Until extend-verify swaps it in, the current one stays valid.
+    pending_certificate_pem = models.TextField(blank=True)
+    pending_fingerprint = models.CharField(max_length=40, blank=True)
+    pending_serial = models.CharField(max_length=64, blank=True)
+    # The admin asked the device to renew (request-extend), and to make a new key.
+    is_extend_requested = models.BooleanField(default=False)
+    is_key_roll_requested = models.BooleanField(default=False)
+    extended_at = models.DateTimeField(null=True, blank=True)
+    key_rolled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.identity.name} {self.fingerprint}"
+
+    @property
+    def is_internal(self) -> bool:
+        """Issued by the controller's own signing CA (and so renewable and revocable here)."""
+        return self.ca_id is None
+
+    @property
+    def days_left(self) -> int:
+        return (self.not_after - timezone.now()).days
 
 
 class EnrollmentMethod(models.TextChoices):

@@ -37,3 +37,10 @@ def with_enrollment_state(
             output_field=CharField(),
         ),
     )
+
+
+def holds_internal_serial(serial: str) -> bool:
+    """Whether an identity holds the signing CA's certificate with this hex serial: what
+    the OCSP responder answers "good" for. A renewed certificate not yet verified is not
+    held yet (unknown). One lookup on the indexed serial."""
+    return Authenticator.objects.filter(ca__isnull=True, serial=serial.lower()).exists()

@@ -16,17 +16,22 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from authorities import services as authorities
 from authorities.jwt import sign_enrollment_claims
-from authorities.models import CaUse, CertificateAuthority
+from authorities.models import CaUse, CertificateAuthority, RevocationReason, RevokedCertificate
 from identities.errors import (
     CertificateTaken,
     EnrollmentUsed,
+    ExtensionRefused,
+    IdentityDisabled,
     IdentityError,
     IdentityNameTaken,
     InvalidIdentity,
+    KeyInUse,
+    LifecycleRefused,
 )
-from identities.models import Authenticator, Enrollment, EnrollmentMethod, Identity, IdentityType
-from kernel.certificates import sha1_fingerprint, to_pem
+from identities.models import Authenticator, Enrollment, EnrollmentMethod, Identity, IdentityType, new_token
+from kernel.certificates import certificate_from_pem, public_key_sha256, sha1_fingerprint, to_pem
 from kernel.names import clean_name, clean_role_attributes
 
 
@@ -117,10 +122,23 @@ def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[
 identity_disabled = Signal()
 
 
-def set_identity_disabled(identity: Identity, disabled: bool) -> Identity:
-    """Disable or enable an identity: a disabled identity cannot authenticate, and its
-    API sessions end with the same commit."""
+def set_identity_disabled(
+    identity: Identity,
+    disabled: bool,
+    *,
+    revoke: bool = False,
+    reason: RevocationReason | str | None = None,
+) -> Identity:
+    """Disable or enable an identity: a disabled identity can neither authenticate nor
+    redeem its token. With `revoke`, disabling also revokes every certificate of our
+    PKI it holds (default reason privilegeWithdrawn), in the same transaction. Its API
+    sessions end with the same commit.
+
+    Raises RevocationRefused for an unknown reason; nothing changes then.
+    """
     with transaction.atomic():
+        if disabled and revoke:
+            _revoke_held_certificates(identity, reason or RevocationReason.PRIVILEGE_WITHDRAWN)
         identity.is_disabled = disabled
         identity.save(update_fields=["is_disabled", "updated_at"])
         if disabled:
@@ -129,9 +147,28 @@ def set_identity_disabled(identity: Identity, disabled: bool) -> Identity:
 
 
 def delete_identity(identity: Identity) -> None:
-    """Delete an identity with its authenticators and enrollments, in one transaction."""
+    """Delete an identity with its authenticators and enrollments, in one transaction.
+
+    Certificates of our PKI it holds are revoked first (cessationOfOperation), so a
+    relying party that kept one learns it is no good.
+    """
     with transaction.atomic():
+        _revoke_held_certificates(identity, RevocationReason.CESSATION_OF_OPERATION)
         identity.delete()
+
+
+def _revoke_held_certificates(identity: Identity, reason: RevocationReason | str) -> list[RevokedCertificate]:
+    """Revoke every not yet revoked certificate of our PKI that `identity` holds, the
+    pending renewal ones included. Joins the caller's transaction."""
+    reason = authorities.parse_revocation_reason(reason)
+    revoked = []
+    for authenticator in identity.authenticators.filter(ca__isnull=True):
+        pems = [authenticator.certificate_pem, authenticator.pending_certificate_pem]
+        for pem in filter(None, pems):
+            certificate = certificate_from_pem(pem)
+            if not RevokedCertificate.objects.is_revoked(format(certificate.serial_number, "x")):
+                revoked.append(authorities.revoke_certificate(certificate, reason))
+    return revoked
 
 
 def seed_identity_names(count: int, prefix: str) -> list[str]:
@@ -227,6 +264,206 @@ def enrollment_jwt(enrollment: Enrollment) -> str:
     )
 
 
+def _chosen_expiry(expires_at: dt.datetime | None) -> dt.datetime:
+    if expires_at is None:
+        return enrollment_expiry(None)
+    if expires_at <= timezone.now():
+        raise InvalidIdentity("the new token's expiry must be in the future", "expires_at")
+    return expires_at
+
+
+def _locked(identity: Identity) -> Identity:
+    # Serialises reissue, reset and redemption of one identity: on PostgreSQL the row
+    # lock, on SQLite the immediate write transaction.
+    return Identity.objects.select_for_update().get(pk=identity.pk)
+
+
+def _new_token_for(
+    identity: Identity, method: EnrollmentMethod, ca: CertificateAuthority | None, expires_at: dt.datetime
+) -> Enrollment:
+    if ca is not None and (refusal := ca.refusal(CaUse.OTT_ENROLLMENT)) is not None:
+        raise LifecycleRefused(
+            f'the certificate authority "{ca.name}" {refusal}: enable OTT CA enrollment on it first', "ca"
+        )
+    identity.enrollments.unconsumed().delete()
+    return Enrollment.objects.create(identity=identity, method=method, ca=ca, expires_at=expires_at)
+
+
+def reissue_enrollment(identity: Identity, *, expires_at: dt.datetime | None = None) -> Enrollment:
+    """Give a not yet enrolled identity a new one-time token (OpenZiti's
+    `POST /enrollments/{id}/refresh`): a new jti and the expiry chosen (default
+    ZITI_ENROLLMENT_DURATION from now). Its method and CA stay those of the last token.
+
+    Atomic: the old token stops working in the same transaction that makes the new one,
+    and a redemption racing with it either wins (then this refuses) or finds its token
+    gone. Raises LifecycleRefused for an enrolled identity (reset it instead) or a CA
+    that no longer allows OTT enrollment, InvalidIdentity for an expiry in the past.
+    """
+    expiry = _chosen_expiry(expires_at)
+    with transaction.atomic():
+        identity = _locked(identity)
+        if identity.authenticators.exists():
+            raise LifecycleRefused(
+                f'"{identity.name}" is enrolled: reset its enrollment to give it a new token'
+            )
+        last = identity.enrollments.select_related("ca").order_by("-created_at").first()
+        method = EnrollmentMethod(last.method) if last is not None else EnrollmentMethod.OTT
+        ca = last.ca if last is not None and method == EnrollmentMethod.OTTCA else None
+        if method == EnrollmentMethod.OTTCA and ca is None:
+            raise LifecycleRefused("the third-party CA of this identity's token is gone; delete the identity")
+        current = identity.enrollments.unconsumed().order_by("-created_at").first()
+        if current is None:
+            return _new_token_for(identity, method, ca, expiry)
+        if ca is not None and (refusal := ca.refusal(CaUse.OTT_ENROLLMENT)) is not None:
+            raise LifecycleRefused(f'the certificate authority "{ca.name}" {refusal}', "ca")
+        identity.enrollments.unconsumed().exclude(pk=current.pk).delete()
+        # Same enrollment, as OpenZiti's refresh keeps its id; a new token and expiry.
+        won = Enrollment.objects.filter(pk=current.pk, consumed_at__isnull=True).update(
+            token=new_token(), expires_at=expiry
+        )
+        if not won:
+            raise EnrollmentUsed()
+        current.refresh_from_db()
+        return current
+
+
+def reset_enrollment(
+    identity: Identity,
+    *,
+    expires_at: dt.datetime | None = None,
+    reason: RevocationReason | str | None = None,
+) -> Enrollment:
+    """Start an enrolled identity over (OpenZiti's `POST /authenticators/{id}/re-enroll`):
+    a wiped or replaced device. The identity keeps its id, name and role attributes; its
+    certificate authenticators go (with their API sessions), each certificate of our PKI
+    is revoked (default reason superseded), and a new one-time token of the matching
+    method is issued: ott after a certificate of our PKI, ottca with the same CA after a
+    third-party one.
+
+    Atomic: all of it or nothing. Raises LifecycleRefused for an identity with no
+    certificate (reissue its token instead) or whose CA no longer allows OTT enrollment,
+    InvalidIdentity for an expiry in the past, RevocationRefused for an unknown reason.
+    """
+    expiry = _chosen_expiry(expires_at)
+    reason = authorities.parse_revocation_reason(reason or RevocationReason.SUPERSEDED)
+    with transaction.atomic():
+        identity = _locked(identity)
+        latest = identity.authenticators.select_related("ca").order_by("-created_at").first()
+        if latest is None:
+            raise LifecycleRefused(
+                f'"{identity.name}" has no certificate to reset; reissue its token instead'
+            )
+        method, ca = (EnrollmentMethod.OTTCA, latest.ca) if latest.ca else (EnrollmentMethod.OTT, None)
+        _revoke_held_certificates(identity, reason)
+        identity.authenticators.all().delete()
+        return _new_token_for(identity, method, ca, expiry)
+
+
+def revoke_identity_certificate(
+    authenticator: Authenticator, reason: RevocationReason | str | None = None
+) -> RevokedCertificate:
+    """Revoke the certificate an authenticator holds (RFC 5280 reason, default
+    unspecified). The authenticator stays on record, marked revoked, and never
+    authenticates again; reset the identity to give the device a new one.
+
+    Raises LifecycleRefused for a third-party CA's certificate (that CA publishes its
+    revocations; reset or delete the identity instead), CertificateAlreadyRevoked when
+    revoked already, RevocationRefused for an unknown reason. Nothing changes then.
+    """
+    if not authenticator.is_internal:
+        raise LifecycleRefused(
+            "this certificate was issued by a third-party CA, which publishes its own revocations; "
+            "reset or delete the identity to stop it authenticating here"
+        )
+    return authorities.revoke_certificate(certificate_from_pem(authenticator.certificate_pem), reason)
+
+
+def request_certificate_extension(authenticator: Authenticator, *, roll_keys: bool = False) -> Authenticator:
+    """Ask the device to renew its certificate (OpenZiti's
+    `POST /authenticators/{id}/request-extend`), with a new key if `roll_keys`. The
+    device learns it from its API session; extend-verify clears the request.
+
+    Raises ExtensionRefused for a third-party CA's certificate, which cannot be renewed here.
+    """
+    if not authenticator.is_internal:
+        raise ExtensionRefused("only certificates issued by this controller can be renewed")
+    Authenticator.objects.filter(pk=authenticator.pk).update(
+        is_extend_requested=True, is_key_roll_requested=roll_keys
+    )
+    authenticator.refresh_from_db()
+    return authenticator
+
+
+def hold_extension(authenticator: Authenticator, certificate: x509.Certificate) -> Authenticator:
+    """Keep `certificate`, just issued to renew `authenticator`, until the device
+    verifies it; the current certificate stays valid meanwhile. A second extend
+    replaces a held certificate that was never verified (it is revoked, superseded).
+
+    Raises ExtensionRefused when the key is another identity's or the authenticator is
+    not ours or is gone.
+    """
+    key_hash = public_key_sha256(certificate.public_key())
+    with transaction.atomic():
+        current = Authenticator.objects.select_for_update().filter(pk=authenticator.pk).first()
+        if current is None or not current.is_internal:
+            raise ExtensionRefused("this authenticator cannot be renewed")
+        if (
+            Authenticator.objects.filter(public_key_sha256=key_hash)
+            .exclude(identity_id=current.identity_id)
+            .exists()
+        ):
+            raise KeyInUse()
+        if current.pending_certificate_pem:
+            authorities.revoke_certificate(
+                certificate_from_pem(current.pending_certificate_pem), RevocationReason.SUPERSEDED
+            )
+        current.pending_certificate_pem = to_pem(certificate)
+        current.pending_fingerprint = sha1_fingerprint(certificate)
+        current.pending_serial = format(certificate.serial_number, "x")
+        current.save(update_fields=["pending_certificate_pem", "pending_fingerprint", "pending_serial"])
+    return current
+
+
+def complete_extension(authenticator: Authenticator, presented: x509.Certificate) -> Authenticator:
+    """Swap in the held certificate (OpenZiti's extend-verify): the device shows it has
+    it. From the commit on the new certificate authenticates and the old one, revoked
+    (superseded), does not. A key different from the old one is recorded as a key roll.
+    The extend and key-roll requests are cleared.
+
+    Atomic. Raises ExtensionRefused when nothing is held or `presented` is not the held
+    certificate (compared by SHA-1 fingerprint); nothing changes then.
+    """
+    fingerprint = sha1_fingerprint(presented)
+    with transaction.atomic():
+        current = Authenticator.objects.select_for_update().filter(pk=authenticator.pk).first()
+        if current is None or not current.pending_certificate_pem:
+            raise ExtensionRefused("there is no renewed certificate to verify; extend first")
+        if fingerprint != current.pending_fingerprint:
+            raise ExtensionRefused("this is not the certificate issued by the last extend")
+        old = certificate_from_pem(current.certificate_pem)
+        new = certificate_from_pem(current.pending_certificate_pem)
+        now = timezone.now()
+        key_hash = public_key_sha256(new.public_key())
+        if not RevokedCertificate.objects.is_revoked(format(old.serial_number, "x")):
+            authorities.revoke_certificate(old, RevocationReason.SUPERSEDED)
+        current.fingerprint = fingerprint
+        current.serial = current.pending_serial
+        current.not_after = new.not_valid_after_utc
+        current.certificate_pem = current.pending_certificate_pem
+        if key_hash != current.public_key_sha256:
+            current.key_rolled_at = now
+        current.public_key_sha256 = key_hash
+        current.pending_certificate_pem = current.pending_fingerprint = current.pending_serial = ""
+        current.is_extend_requested = current.is_key_roll_requested = False
+        current.extended_at = now
+        try:
+            with transaction.atomic():
+                current.save()
+        except IntegrityError as exc:
+            raise CertificateTaken() from exc
+    return current
+
+
 def _record_authenticator(
     identity: Identity, certificate: x509.Certificate, ca: CertificateAuthority | None
 ) -> Authenticator:
@@ -239,6 +476,7 @@ def _record_authenticator(
                 serial=format(certificate.serial_number, "x"),
                 not_after=certificate.not_valid_after_utc,
                 certificate_pem=to_pem(certificate),
+                public_key_sha256=public_key_sha256(certificate.public_key()),
                 ca=ca,
             )
     except IntegrityError as exc:
@@ -253,13 +491,27 @@ def redeem_enrollment(
     One transaction: a failure leaves the token usable. The token is consumed by a
     conditional UPDATE, not a read-then-write, so of two concurrent redemptions only one
     matches the row, on SQLite and PostgreSQL alike. Raises EnrollmentUsed when the token
-    was used or expired meanwhile, CertificateTaken when another identity holds the
+    was used, reissued or expired meanwhile, IdentityDisabled when the identity is
+    disabled, CertificateTaken when another identity holds the
     certificate.
     """
     with transaction.atomic():
         now = timezone.now()
+        # A disabled identity cannot enroll, even if it was disabled a moment ago: its
+        # row is locked (as reissue and reset lock it) and read first. Not as a join in
+        # the UPDATE below: PostgreSQL would re-check such a subquery against its old
+        # snapshot, and two concurrent redemptions could both win.
+        disabled = (
+            Identity.objects.select_for_update()
+            .filter(pk=enrollment.identity_id)
+            .values_list("is_disabled", flat=True)
+            .first()
+        )
+        if disabled:
+            raise IdentityDisabled()
+        # The token too: one reissued meanwhile is no longer this one.
         won = Enrollment.objects.filter(
-            pk=enrollment.pk, consumed_at__isnull=True, expires_at__gt=now
+            pk=enrollment.pk, token=enrollment.token, consumed_at__isnull=True, expires_at__gt=now
         ).update(consumed_at=now)
         if not won:
             raise EnrollmentUsed()

@@ -12,4 +12,16 @@ urlpatterns = [
     path("<str:pk>/delete/", views.identity_delete, name="delete"),
     path("<str:pk>/disable/", views.identity_set_disabled, {"disabled": True}, name="disable"),
     path("<str:pk>/enable/", views.identity_set_disabled, {"disabled": False}, name="enable"),
+    path("<str:pk>/reissue/", views.identity_reissue, name="reissue"),
+    path("<str:pk>/reset/", views.identity_reset, name="reset"),
+    path(
+        "<str:pk>/authenticators/<int:authenticator_pk>/revoke/",
+        views.authenticator_revoke,
+        name="revoke",
+    ),
+    path(
+        "<str:pk>/authenticators/<int:authenticator_pk>/request-extend/",
+        views.authenticator_request_extend,
+        name="request-extend",
+    ),
 ]

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from authorities.models import RevokedCertificate
 from identities import services
 from identities.errors import IdentityError
-from identities.forms import IdentityCreateForm, IdentityEditForm
-from identities.models import Identity
+from identities.forms import (
+    DisableForm,
+    IdentityCreateForm,
+    IdentityEditForm,
+    NewTokenForm,
+    RequestExtendForm,
+    RevokeForm,
+)
+from identities.models import Authenticator, Identity
+from identities.qr import qr_svg
 from identities.querysets import with_enrollment_state
+from kernel.errors import DomainError
 from kernel.responses import jwt_download
 
 PAGE_SIZE = 50
@@ -31,6 +45,11 @@ def identity_list(request: HttpRequest) -> HttpResponse:
     identities = Identity.objects.order_by("name")
     if query:
         identities = identities.filter(name__icontains=query)
+    expiring = _expiring_days(request.GET.get("expiring"))
+    if expiring is not None:
+        # Identities holding a certificate that ends within that many days.
+        horizon = timezone.now() + dt.timedelta(days=expiring)
+        identities = identities.filter(authenticators__not_after__lte=horizon).distinct()
     # get_page() turns a missing, malformed or too large page number into a valid page.
     per_page = _per_page(request.GET.get("per_page"))
     page = Paginator(identities, per_page).get_page(request.GET.get("page"))
@@ -41,10 +60,19 @@ def identity_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "page_range": page.paginator.get_elided_page_range(page.number),
         "query": query,
+        "expiring": expiring,
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
     }
     return render(request, "identities/list.html", context)
+
+
+def _expiring_days(value: str | None) -> int | None:
+    try:
+        days = int(value) if value else None
+    except ValueError:
+        return None
+    return days if days is not None and 0 <= days <= 3650 else None
 
 
 def _per_page(value: str | None) -> int:
@@ -93,23 +121,127 @@ def identity_detail(request: HttpRequest, pk: str) -> HttpResponse:
                 return redirect("identities:detail", pk=identity.pk)
     else:
         form = IdentityEditForm(initial={"name": identity.name, "role_attributes": identity.role_attributes})
+    authenticators = list(identity.authenticators.select_related("ca"))
+    revoked = set(
+        RevokedCertificate.objects.filter(serial__in=[a.serial for a in authenticators]).values_list(
+            "serial", flat=True
+        )
+    )
+    for authenticator in authenticators:
+        authenticator.is_revoked = authenticator.serial in revoked  # type: ignore[attr-defined]
+    jwt_on_offer = identity.has_pending_enrollment and not identity.is_disabled  # type: ignore[attr-defined]
+    pending = identity.enrollments.pending().select_related("identity").first() if jwt_on_offer else None
     context = {
         "identity": identity,
         "form": form,
         "enrollments": identity.enrollments.select_related("ca"),
-        "authenticators": identity.authenticators.select_related("ca"),
+        "authenticators": authenticators,
+        "jwt_on_offer": jwt_on_offer,
+        "jwt_qr": qr_svg(services.enrollment_jwt(pending)) if pending is not None else None,
+        "new_token_form": NewTokenForm(),
+        "revoke_form": RevokeForm(),
+        "cert_days": settings.ZITI_IDENTITY_CERT_DAYS,
     }
     return render(request, "identities/detail.html", context)
 
 
 @require_POST
 def identity_set_disabled(request: HttpRequest, pk: str, disabled: bool) -> HttpResponse:
-    identity = services.set_identity_disabled(get_object_or_404(Identity, pk=pk), disabled)
+    form = DisableForm(request.POST)
+    revoke = form.is_valid() and form.cleaned_data["revoke"]
+    identity = services.set_identity_disabled(get_object_or_404(Identity, pk=pk), disabled, revoke=revoke)
     if disabled:
-        messages.success(request, f"Disabled identity {identity.name}: it can no longer authenticate.")
+        also = " Its certificates are revoked." if revoke else ""
+        messages.success(
+            request, f"Disabled identity {identity.name}: it can no longer enroll or authenticate.{also}"
+        )
     else:
         messages.success(request, f"Enabled identity {identity.name}.")
     return redirect("identities:detail", pk=identity.pk)
+
+
+@require_POST
+def identity_reissue(request: HttpRequest, pk: str) -> HttpResponse:
+    identity = get_object_or_404(Identity, pk=pk)
+    form = NewTokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose how many hours the new token is valid for (1 or more).")
+        return redirect("identities:detail", pk=identity.pk)
+    expires_at = timezone.now() + dt.timedelta(hours=form.cleaned_data["hours"])
+    try:
+        services.reissue_enrollment(identity, expires_at=expires_at)
+    except IdentityError as error:
+        messages.error(request, f"Could not reissue the token: {error.message}.")
+    else:
+        messages.success(
+            request, f"Issued a new enrollment token for {identity.name}; the old one no longer works."
+        )
+    return redirect("identities:detail", pk=identity.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def identity_reset(request: HttpRequest, pk: str) -> HttpResponse:
+    identity = _identity_with_state(pk)
+    form = NewTokenForm(request.POST) if request.method == "POST" else NewTokenForm()
+    if form.is_bound and form.is_valid():
+        expires_at = timezone.now() + dt.timedelta(hours=form.cleaned_data["hours"])
+        try:
+            services.reset_enrollment(identity, expires_at=expires_at)
+        except DomainError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(
+                request,
+                f"Reset the enrollment of {identity.name}: its certificate no longer works, "
+                "and a new enrollment token is ready.",
+            )
+            return redirect("identities:detail", pk=identity.pk)
+    context = {
+        "identity": identity,
+        "form": form,
+        "authenticators": identity.authenticators.select_related("ca"),
+    }
+    return render(request, "identities/confirm_reset.html", context)
+
+
+def _authenticator(pk: str, authenticator_pk: int) -> Authenticator:
+    return get_object_or_404(
+        Authenticator.objects.select_related("identity"), pk=authenticator_pk, identity_id=pk
+    )
+
+
+@require_POST
+def authenticator_revoke(request: HttpRequest, pk: str, authenticator_pk: int) -> HttpResponse:
+    authenticator = _authenticator(pk, authenticator_pk)
+    form = RevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the revocation reasons offered.")
+        return redirect("identities:detail", pk=pk)
+    try:
+        revoked = services.revoke_identity_certificate(authenticator, form.cleaned_data["reason"])
+    except DomainError as error:
+        messages.error(request, f"Could not revoke the certificate: {error.message}.")
+    else:
+        messages.success(
+            request,
+            f"Revoked the certificate with serial {revoked.serial} ({revoked.get_reason_display()}): "
+            "it no longer authenticates, and the CRL and OCSP say so.",
+        )
+    return redirect("identities:detail", pk=pk)
+
+
+@require_POST
+def authenticator_request_extend(request: HttpRequest, pk: str, authenticator_pk: int) -> HttpResponse:
+    authenticator = _authenticator(pk, authenticator_pk)
+    form = RequestExtendForm(request.POST)
+    roll_keys = form.is_valid() and form.cleaned_data["roll_keys"]
+    try:
+        services.request_certificate_extension(authenticator, roll_keys=roll_keys)
+    except DomainError as error:
+        messages.error(request, f"Could not ask for a renewal: {error.message}.")
+    else:
+        messages.success(request, "Asked the device to renew its certificate at its next authentication.")
+    return redirect("identities:detail", pk=pk)
 
 
 # The JWT is a bearer credential until redeemed: no cache may keep a copy.
@@ -120,6 +252,8 @@ def identity_jwt(request: HttpRequest, pk: str) -> HttpResponse:
     enrollment = identity.enrollments.pending().select_related("identity").first()
     if enrollment is None:
         raise Http404("this identity has no pending enrollment")
+    if identity.is_disabled:
+        raise Http404("this identity is disabled: enable it before handing out its token")
     return jwt_download(services.enrollment_jwt(enrollment), identity.name)
 
 

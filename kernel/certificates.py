@@ -4,6 +4,7 @@ parsing, and whether a client certificate chains to a set of trust anchors."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from functools import lru_cache
 
 from asn1crypto import pem
@@ -130,3 +131,12 @@ def verify_client_certificate(
     except VerificationError as exc:
         raise CertificateRejected(f"the certificate does not chain to a trusted CA: {exc}") from exc
     return verified.chain[-1]
+
+
+def public_key_sha256(key: object) -> str:
+    """Hex SHA-256 of a public key's DER SubjectPublicKeyInfo: names a key, whatever
+    certificate or CSR carries it."""
+    spki = key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).hexdigest()

@@ -53,17 +53,19 @@ print(json.dumps({
 """
 
 
-# Columns added since the fixture was made; the rows must keep every column they had.
-ADDED_COLUMNS = {"enrollment_apisession": {"authenticator_id"}}
-
-
-def _rows(path: Path, table: str) -> list[tuple]:
+def _rows(path: Path, table: str, columns: list[str] | None = None) -> list[tuple]:
+    selected = ", ".join(columns) if columns else "*"
     with sqlite3.connect(path) as db:
-        columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
-        kept = ", ".join(c for c in columns if c not in ADDED_COLUMNS.get(table, set()))
-        rows = sorted(db.execute(f"SELECT {kept} FROM {table}").fetchall())  # noqa: S608 - our table names
+        rows = sorted(db.execute(f"SELECT {selected} FROM {table}").fetchall())  # noqa: S608 - our table names
     db.close()
     return rows
+
+
+def _columns(path: Path, table: str) -> list[str]:
+    with sqlite3.connect(path) as db:
+        names = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+    db.close()
+    return names
 
 
 def _tables(path: Path) -> set[str]:
@@ -95,6 +97,7 @@ def test_a_database_of_main_migrates_forward_intact(tmp_path):
     database = tmp_path / "controller.sqlite3"
     shutil.copyfile(FIXTURE, database)
     before = {table: _rows(database, table) for table in KEPT}
+    columns = {table: _columns(database, table) for table in KEPT}
     enrollments = _rows(database, ENROLLMENTS_BEFORE)
     # The fixture holds what it should.
     assert len(enrollments) == 3
@@ -103,7 +106,12 @@ def test_a_database_of_main_migrates_forward_intact(tmp_path):
     migrated = _manage(database, tmp_path, "migrate", "--no-input")
 
     assert migrated.returncode == 0, migrated.stderr
-    assert {table: _rows(database, table) for table in KEPT} == before
+    # Columns added since keep the old ones as they were.
+    assert {table: _rows(database, table, columns[table]) for table in KEPT} == before
+    # The key hash of every certificate enrolled before the lifecycle work is filled in.
+    hashes = _rows(database, "identities_authenticator", ["public_key_sha256"])
+    assert hashes
+    assert all(len(value) == 64 for (value,) in hashes)
     assert _rows(database, ENROLLMENTS_AFTER) == enrollments
     assert ENROLLMENTS_BEFORE not in _tables(database)
     checked = _manage(database, tmp_path, "shell", "-c", CHECK_WITH_THE_ORM)

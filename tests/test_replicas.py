@@ -115,3 +115,46 @@ def test_a_ca_verified_once_is_trusted_by_every_replica(replicas, tmp_path: Path
     assert enrolled.status == 200, enrolled.body
     assert authenticated.status == 200, authenticated.body
     assert authenticated.json()["data"]["identity"]["name"] == "Fleet-sensor"
+
+
+def test_a_renewal_through_one_replica_counts_on_the_other_at_once(replicas, tmp_path: Path):
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.enroller.conftest import run_subprocess
+    from tests.helpers import ec_key
+
+    key = ec_key()
+    token = mint(replicas, "renewing", via=0)
+    enrolled = replicas.post(0, f"/enroll?method=ott&token={token}", csr_pem(key))
+    assert enrolled.status == 200, enrolled.body
+    data = enrolled.json()["data"]
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    old_cert, old_key = tmp_path / "old.crt", tmp_path / "old.key"
+    old_cert.write_text(data["cert"])
+    old_key.write_text(key_pem)
+    identity = tmp_path / "renewing.json"
+    identity.write_text(
+        json.dumps(
+            {
+                "ztAPI": f"https://localhost:{replicas.ports[1]}",
+                "id": {"cert": data["cert"], "key": key_pem, "ca": data["ca"]},
+            }
+        )
+    )
+    identity.chmod(0o600)
+
+    run = run_subprocess(["renew", "--identity", str(identity)])
+
+    assert run.code == 0, run.stderr
+    renewed = json.loads(identity.read_text())["id"]
+    new_cert, new_key = tmp_path / "new.crt", tmp_path / "new.key"
+    new_cert.write_text(renewed["cert"])
+    new_key.write_text(renewed["key"])
+    for replica in (0, 1):
+        assert replicas.post(replica, "/authenticate?method=cert", cert=new_cert, key=new_key).status == 200
+        refused = replicas.post(replica, "/authenticate?method=cert", cert=old_cert, key=old_key)
+        assert (refused.status, refused.error_code) == (401, "INVALID_AUTH")

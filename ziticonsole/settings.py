@@ -44,6 +44,9 @@ ZITI_API_SESSION_MAX_MINUTES = env.int("ZITI_API_SESSION_MAX_MINUTES", 720)
 ZITI_ENROLLMENT_RETRY_SECONDS = env.int("ZITI_ENROLLMENT_RETRY_SECONDS", 300)
 ZITI_ENROLLMENT_DURATION = env.int("ZITI_ENROLLMENT_DURATION", 1440)  # minutes
 ZITI_IDENTITY_CERT_DAYS = env.int("ZITI_IDENTITY_CERT_DAYS", 365)
+# How long a published CRL is good for (its nextUpdate); it is rebuilt at half of that,
+# and at once when a certificate is revoked.
+ZITI_CRL_VALIDITY_HOURS = env.int("ZITI_CRL_VALIDITY_HOURS", 24)
 # Threads per worker that run Django; connections wait on the event loop, not here.
 ZITI_SERVER_THREADS = env.int("ZITI_SERVER_THREADS", 8)
 # What one connection may cost (seconds and bytes); see ziticonsole/server.py.

@@ -2,12 +2,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from authorities.pki import CRL_PATH, OCSP_PATH
+from enrollment import pki_api
 from enrollment.api import API_PREFIX
 
 urlpatterns = [
     # The enrollment API at the root (C SDK) and under the edge client prefix (Go SDKs).
     path("", include(("enrollment.urls", "api"))),
     path(f"{API_PREFIX.strip('/')}/", include(("enrollment.urls", "api"), namespace="api-v1")),
+    # Revocation status of the signing CA's certificates, where those certificates say.
+    path(CRL_PATH.lstrip("/"), pki_api.signing_ca_crl, name="crl"),
+    path(OCSP_PATH.lstrip("/"), pki_api.ocsp_responder, name="ocsp"),
+    path(f"{OCSP_PATH.lstrip('/')}/<path:encoded>", pki_api.ocsp_responder, name="ocsp-get"),
     # The console.
     path("", RedirectView.as_view(pattern_name="identities:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

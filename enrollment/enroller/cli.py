@@ -1,4 +1,5 @@
-"""Command line: `python -m enrollment.enroller --jwt FILE|- --out FILE [options]`.
+"""Command line: `python -m enrollment.enroller --jwt FILE|- --out FILE [options]` to
+enroll, `python -m enrollment.enroller renew --identity FILE [--keep-key]` to renew.
 
 Progress goes to stdout; a failure is exactly one line on stderr, "error: <sentence>",
 with an exit code from EXIT_CODES, the only place errors meet exit codes.
@@ -15,6 +16,7 @@ from typing import NamedTuple, NoReturn, TextIO
 from . import errors, keys
 from .flow import Options, Reporter, enroll
 from .methods import MethodOptions
+from .renew import RenewOptions, renew
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug or an unforeseen condition
@@ -96,6 +98,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_renew_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m enrollment.enroller renew",
+        description=(
+            "Renew the certificate of an enrolled identity over mutual TLS (extend, then "
+            "extend-verify) and rewrite its identity file in place. On any failure the old "
+            "file is left as it was, and keeps working."
+        ),
+        epilog=_exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--identity", required=True, type=Path, metavar="FILE", help="the identity file")
+    parser.add_argument("--keep-key", action="store_true", help="reuse the current key instead of a new one")
+    parser.add_argument("--key-type", choices=keys.KEY_TYPES, default="ec", help="new key to generate")
+    parser.add_argument("--rsa-bits", type=int, choices=keys.RSA_BITS, default=2048, help="RSA key size")
+    parser.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS", help="per connection")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print each step")
+    return parser
+
+
 def options_from(args: argparse.Namespace) -> Options:
     return Options(
         jwt_source=args.jwt,
@@ -116,7 +138,15 @@ def main(
     """Run the CLI and return its exit code (streams are injectable for tests)."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     try:
-        args = build_parser().parse_args(argv)  # --help exits 0 here
+        arguments = list(sys.argv[1:] if argv is None else argv)
+        if arguments[:1] == ["renew"]:
+            args = build_renew_parser().parse_args(arguments[1:])
+            report = Reporter(say=lambda line: print(line, file=out, flush=True), verbose=args.verbose)
+            renew(
+                RenewOptions(args.identity, args.keep_key, args.key_type, args.rsa_bits, args.timeout), report
+            )
+            return EXIT_OK
+        args = build_parser().parse_args(arguments)  # --help exits 0 here
         report = Reporter(say=lambda line: print(line, file=out, flush=True), verbose=args.verbose)
         enroll(options_from(args), report, stdin)
     except errors.EnrollerError as exc:

@@ -15,7 +15,7 @@ import json
 import socket
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ class Reply:
     status: int
     content_type: str  # media type only, lower case, no parameters
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 def _unverified_context() -> ssl.SSLContext:
@@ -141,8 +142,10 @@ class Channel:
         self._context = verified_context(ca_bundle_pem, client_cert)
         self._timeout = timeout
 
-    def post(self, target: str, body: bytes | None, content_type: str) -> Reply:
+    def post(self, target: str, body: bytes | None, content_type: str, session: str | None = None) -> Reply:
         headers = {"Content-Type": content_type, "Accept": "application/json"}
+        if session is not None:
+            headers["zt-session"] = session
         connection = http.client.HTTPSConnection(
             self.controller.host, self.controller.port, timeout=self._timeout, context=self._context
         )
@@ -168,7 +171,7 @@ def _exchange(
         if len(data) > MAX_REPLY_BYTES:
             raise ProtocolError("the controller's reply is too large")
         media_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
-        return Reply(response.status, media_type, data)
+        return Reply(response.status, media_type, data, {k.lower(): v for k, v in response.getheaders()})
 
 
 def envelope_data(reply: Reply) -> Any:

@@ -45,14 +45,15 @@ def write_new(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
-        _fill(fd, data, path)
+        fill(fd, data, path)
         _link_into_place(Path(tmp), path, data)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
-def _fill(fd: int, data: bytes, path: Path) -> None:
+def fill(fd: int, data: bytes, path: Path) -> None:
+    """Write `data` to the open file `fd` (mode 0600), synced to disk, then close it."""
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), FILE_MODE)
@@ -89,7 +90,7 @@ def _write_exclusive(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
-        _fill(fd, data, path)
+        fill(fd, data, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(path)

@@ -63,14 +63,27 @@ def test_the_detail_page_shows_the_identity_and_its_certificate(
     expect(console.get_by_role("heading", name="lobby-kiosk")).to_be_visible()
     overview = console.get_by_role("region", name="Overview")
     expect(overview.get_by_role("definition")).to_have_text(
-        [identity.pk, "User", "lobby kiosks", "Enabled", re.compile(r"\S")]
+        [
+            identity.pk,
+            "User",
+            "lobby kiosks",
+            "Enabled",
+            "365 days for certificates this controller issues",
+            re.compile(r"\S"),
+        ]
     )
     expect(console.get_by_role("region", name="Enrollment").get_by_role("cell")).to_have_text(
         ["One-time token", re.compile(r"\bUsed\b"), re.compile(r"\S")]
     )
     certificates = console.get_by_role("region", name="Authenticators").get_by_role("cell")
     expect(certificates).to_have_text(
-        [authenticator.fingerprint, authenticator.serial, "Internal PKI", re.compile(r"\S")]
+        [
+            authenticator.fingerprint,
+            authenticator.serial,
+            "Internal PKI",
+            re.compile(r"days? left"),
+            re.compile("Revoke"),
+        ]
     )
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from authorities.errors import CertificateAuthorityError
-from authorities.jwt import address_warning
 from authorities.management.lookup import ca_by_name
+from authorities.pki import address_warning
 from authorities.services import ca_enrollment_jwt
 from kernel.commands import ControllerCommand
 from kernel.files import write_token_file

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from authorities.jwt import address_warning
 from authorities.management.lookup import ca_by_name
+from authorities.pki import address_warning
 from identities.errors import IdentityError
 from identities.services import create_identity, enrollment_jwt
 from kernel.commands import ControllerCommand

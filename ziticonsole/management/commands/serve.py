@@ -11,8 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from authorities.errors import KeyUnavailable
-from authorities.jwt import record_controller_url
-from authorities.pki import bootstrap_pki
+from authorities.pki import bootstrap_pki, record_controller_url
 from kernel.secrets import read_or_create_secret
 from ziticonsole import runner
 from ziticonsole.services import (
