@@ -163,6 +163,7 @@ class ControllerChannel(http.HTTPChannel):
     site: ControllerSite
     _deadline: IDelayedCall | None = None
     _refused = False
+    connection_lost = False
     _peer_certificate: x509.Certificate | None = None
     _peer_certificate_read = False
     body_limit = 0
@@ -178,6 +179,7 @@ class ControllerChannel(http.HTTPChannel):
         self._arm(self.site.limits.header_timeout_s, "no complete request in time")
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.connection_lost = True
         self._disarm()
         self.site.channels.discard(self)
         super().connectionLost(reason)
@@ -297,10 +299,13 @@ class ControllerChannel(http.HTTPChannel):
         return self._peer_certificate
 
 
-def abort(channel: http.HTTPChannel) -> None:
-    """Close at once, without the TLS goodbye: for peers that stall or are being dropped."""
+def abort(channel: ControllerChannel) -> None:
+    """Close at once, without the TLS goodbye: for peers that stall or are being dropped.
+
+    A no-op once the connection is gone: a refusal's linger may outlive it.
+    """
     transport: Any = channel.transport  # TLS and TCP transports both can abort
-    if transport is not None:
+    if transport is not None and not channel.connection_lost:
         transport.abortConnection()
 
 
