@@ -21,6 +21,10 @@ COMMANDS = [
     ("seed_identities", "3"),
     ("proxy_certificate", "nginx", "--out", "proxy"),
     ("export_root_key", "root.key"),
+    ("reissue_enrollment", "early"),
+    ("reset_enrollment", "early"),
+    ("revoke_certificate", "early"),
+    ("request_extend", "early"),
 ]
 
 

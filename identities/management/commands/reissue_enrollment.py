@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from identities.errors import IdentityError
 from identities.management.lookup import (
@@ -15,9 +15,10 @@ from identities.management.lookup import (
     refuse_existing,
 )
 from identities.services import reissue_enrollment
+from kernel.commands import ControllerCommand
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = "Give an identity whose token expired (or is unused) a new token; the old one stops working."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from identities.errors import IdentityError
 from identities.management.lookup import identity_by_name
 from identities.services import request_certificate_extension
+from kernel.commands import ControllerCommand
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = "Ask an identity's device to renew its certificate at its next authentication."
 
     def add_arguments(self, parser: CommandParser) -> None:

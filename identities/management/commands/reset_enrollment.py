@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from authorities.models import RevocationReason
 from identities.management.lookup import (
@@ -15,10 +15,11 @@ from identities.management.lookup import (
     refuse_existing,
 )
 from identities.services import reset_enrollment
+from kernel.commands import ControllerCommand
 from kernel.errors import DomainError
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = (
         "Reset the enrollment of an enrolled identity (device wiped or replaced): its certificates "
         "are removed (ours revoked) and a new one-time token of the matching method is issued."

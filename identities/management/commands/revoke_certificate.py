@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from authorities.models import RevocationReason
 from identities.management.lookup import identity_by_name
 from identities.services import revoke_identity_certificate
+from kernel.commands import ControllerCommand
 from kernel.errors import DomainError
 
 
-class Command(BaseCommand):
+class Command(ControllerCommand):
     help = "Revoke an identity's certificate (RFC 5280 reason code); it never authenticates again."
 
     def add_arguments(self, parser: CommandParser) -> None:
