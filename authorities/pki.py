@@ -437,32 +437,41 @@ def load_pki() -> ControllerPKI:
     )
 
 
-def issue_identity_certificate(
-    public_key: CertificatePublicKeyTypes, identity_id: str, days: int | None = None
+def _sign_client_certificate(
+    public_key: CertificatePublicKeyTypes, subject: x509.Name, uri: str, days: int
 ) -> x509.Certificate:
-    """Sign a client certificate for an identity (RFC 5280, EKU clientAuth, CN = id)."""
+    """A client certificate of the signing CA (RFC 5280, EKU clientAuth, one URI SAN),
+    with the CRL and OCSP locations; never valid past the signing CA."""
     pki = load_pki()
     now = _now()
-    not_after = now + dt.timedelta(days=days or settings.ZITI_IDENTITY_CERT_DAYS)
-    spiffe_id = f"spiffe://{settings.ZITI_CTRL_ADDRESS}/identity/{identity_id}"
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity_id)]))
+        .subject_name(subject)
         .issuer_name(pki.signing_cert.subject)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
-        .not_valid_after(min(not_after, pki.signing_cert.not_valid_after_utc))
+        .not_valid_after(min(now + dt.timedelta(days=days), pki.signing_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_key_usage(public_key), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(spiffe_id)]), critical=False
-        )
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), critical=False)
         .add_extension(_ski(public_key), critical=False)
         .add_extension(_aki(pki.signing_cert), critical=False)
     )
     return _revocation_extensions(builder).sign(pki.signing_key, hashes.SHA256())
+
+
+def issue_identity_certificate(
+    public_key: CertificatePublicKeyTypes, identity_id: str, days: int | None = None
+) -> x509.Certificate:
+    """Sign a client certificate for an identity (CN = id, its spiffe URI)."""
+    return _sign_client_certificate(
+        public_key,
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity_id)]),
+        f"spiffe://{settings.ZITI_CTRL_ADDRESS}/identity/{identity_id}",
+        days or settings.ZITI_IDENTITY_CERT_DAYS,
+    )
 
 
 # The mark of a certificate our PKI issued to a TLS-terminating proxy. Identity
@@ -474,26 +483,7 @@ PROXY_CERT_DAYS = 365
 
 def issue_proxy_certificate(public_key: CertificatePublicKeyTypes, name: str) -> x509.Certificate:
     """A client certificate with which a proxy proves itself to the app (EKU clientAuth)."""
-    pki = load_pki()
-    now = _now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(f"proxy {name}"))
-        .issuer_name(pki.signing_cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(min(now + dt.timedelta(days=PROXY_CERT_DAYS), pki.signing_cert.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_leaf_key_usage(public_key), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(PROXY_URI)]), critical=False
-        )
-        .add_extension(_ski(public_key), critical=False)
-        .add_extension(_aki(pki.signing_cert), critical=False)
-    )
-    return _revocation_extensions(builder).sign(pki.signing_key, hashes.SHA256())
+    return _sign_client_certificate(public_key, _name(f"proxy {name}"), PROXY_URI, PROXY_CERT_DAYS)
 
 
 def is_proxy_certificate(cert: x509.Certificate) -> bool:
