@@ -29,14 +29,19 @@ from django.core.wsgi import get_wsgi_application
 from django.db import connections
 
 from authorities.pki import load_pki
-from ziticonsole.server import LISTEN_BACKLOG, ControllerServer, ServerTLS, listening_socket
+from ziticonsole.server import (
+    LISTEN_BACKLOG,
+    PROXY_SOCKET_MODE,
+    ControllerServer,
+    ServerTLS,
+    listening_socket,
+)
 
 log = logging.getLogger(__name__)
 
 # A worker that dies sooner than this after its start is broken (port taken, bad
 # configuration): respawning it would only spin.
 MIN_WORKER_LIFETIME = 5.0
-PROXY_SOCKET_MODE = 0o660  # the proxy's user or group, nobody else
 SWITCH_INTERVAL_S = 0.0005
 
 

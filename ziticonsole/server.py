@@ -29,7 +29,7 @@ from typing import Any
 from cryptography import x509
 from django.conf import settings
 from OpenSSL import SSL
-from twisted.internet import address, defer, interfaces, threads
+from twisted.internet import address, defer, interfaces, threads, unix
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import connectionDone
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -42,6 +42,7 @@ from ziticonsole.middleware import api_path_prefixes
 log = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 1024
+PROXY_SOCKET_MODE = 0o660  # the proxy's user or group, nobody else
 REFUSAL_LINGER_S = 2.0
 # Python's own default for TLS servers: forward secrecy and AEAD ciphers only.
 TLS12_CIPHERS = b"@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
@@ -530,8 +531,20 @@ class ControllerServer:
             django = DjangoResource(self.reactor, self._app, threads=self.threads, via_proxy=via_proxy)
             site = ControllerSite(django, limits, self.peer_log, self.reactor)
             factory: Any = site if via_proxy else TLSMemoryBIOFactory(self._tls, False, site)
-            self.ports.append(self.reactor.adoptStreamPort(sock.fileno(), sock.family, factory))
+            self.ports.append(self._adopt(sock, factory))
             self.sites.append(site)
+
+    def _adopt(self, sock: socket.socket, factory: Any) -> Any:
+        """Serve on an already listening socket, as it was made."""
+        if sock.family != socket.AF_UNIX:
+            return self.reactor.adoptStreamPort(sock.fileno(), sock.family, factory)
+        # reactor.adoptStreamPort, unrolled: for a Unix socket Twisted listens again
+        # with its own backlog (50) and chmods the path to its own mode (0666, anyone
+        # could then speak for a device), so both are set to ours before it starts.
+        port = unix.Port._fromListeningDescriptor(self.reactor, sock.fileno(), factory)
+        port.backlog, port.mode = LISTEN_BACKLOG, PROXY_SOCKET_MODE
+        port.startListening()
+        return port
 
     @defer.inlineCallbacks
     def close(self, grace_s: float = 10.0) -> Generator[defer.Deferred[Any], Any, None]:

@@ -173,3 +173,17 @@ def test_a_local_process_cannot_claim_a_victims_certificate_by_header(proxied):
 
     assert replies == [(400, "CERT_FAILED_VALIDATION"), (401, "INVALID_AUTH")]
     assert identity_names(data_dir) == []
+
+
+def test_the_proxy_socket_is_for_the_proxy_s_group_only(tmp_path: Path):
+    """Twisted would chmod an adopted Unix socket to 0666: anyone could speak for a device."""
+    data_dir, socket_path = tmp_path / "var", tmp_path / "controller.sock"
+
+    with serving(data_dir, free_port(), ZITI_WORKERS="2", ZITI_PROXY_SOCKET=str(socket_path)):
+        mode = socket_path.stat().st_mode & 0o777
+        listening = subprocess.run(["ss", "-xlH", "src", str(socket_path)], capture_output=True, text=True)
+
+    assert mode == 0o660
+    if listening.returncode == 0 and listening.stdout.strip():
+        # ss prints the listen backlog as Send-Q: ours, not Twisted's 50.
+        assert listening.stdout.split()[3] == "1024", listening.stdout
