@@ -107,3 +107,12 @@ def test_a_wrong_setting_is_one_line_naming_it(tmp_path: Path, variable: str, va
     assert result.stderr.startswith("configuration error:")
     assert variable in result.stderr or value in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_django_s_own_commands_before_the_first_start_are_one_line_too(tmp_path: Path):
+    result = run(tmp_path / "var", "migrate", cwd=tmp_path)
+
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith("database error: unable to open database file; start the controller once")
+    assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,6 @@ import resource
 import signal
 import socket
 import stat
-import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -42,7 +41,6 @@ log = logging.getLogger(__name__)
 # A worker that dies sooner than this after its start is broken (port taken, bad
 # configuration): respawning it would only spin.
 MIN_WORKER_LIFETIME = 5.0
-SWITCH_INTERVAL_S = 0.0005
 
 
 def build_server(
@@ -97,9 +95,6 @@ def _serve_here(bind: str, port: int, *, reuse_port: bool, proxy_socket: socket.
     # Twisted's own events go to Python logging, where the formatter escapes them.
     globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False)
     _raise_file_limit()
-    # The event loop must get the GIL back quickly from the Django threads, or accepts,
-    # handshakes and answers wait behind a 5 ms default time slice.
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     server = build_server(reactor, bind, port, reuse_port=reuse_port, proxy_socket=proxy_socket)
     server.listen()
     reactor.addSystemEventTrigger("before", "shutdown", server.close)
