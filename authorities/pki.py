@@ -292,14 +292,14 @@ def private_key_pem(key: CertificateIssuerPrivateKeyTypes, passphrase: bytes | N
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
-def _is_encrypted(path: Path) -> bool:
-    return b"ENCRYPTED" in path.read_bytes()[:64]
+def _is_encrypted(pem: bytes) -> bool:
+    return b"ENCRYPTED" in pem[:64]
 
 
 def _load_key(path: Path) -> CertificateIssuerPrivateKeyTypes:
     passphrase = key_passphrase()
     data = path.read_bytes()
-    encrypted = _is_encrypted(path)
+    encrypted = _is_encrypted(data)
     if encrypted and passphrase is None:
         raise KeyUnavailable(
             f"{path} is encrypted: set ZITI_KEY_PASSPHRASE or ZITI_KEY_PASSPHRASE_FILE to its passphrase"
@@ -317,7 +317,7 @@ def _write_key(path: Path, key: CertificateIssuerPrivateKeyTypes) -> None:
 
 def _encrypt_if_configured(path: Path) -> None:
     """A passphrase set after the keys were made: encrypt them in place, never missing."""
-    if path.exists() and key_passphrase() is not None and not _is_encrypted(path):
+    if path.exists() and key_passphrase() is not None and not _is_encrypted(path.read_bytes()):
         log.info("encrypting %s with the configured passphrase", path)
         write_private_file(path, private_key_pem(_load_key(path), key_passphrase()), replace=True)
 

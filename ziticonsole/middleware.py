@@ -37,6 +37,7 @@ def api_path_prefixes() -> tuple[str, ...]:
 
 
 def is_api_path(path: str) -> bool:
+    """Whether `path` (no query) is the JSON API's; `//enroll` is `/enroll` (wire-protocol.md)."""
     return ("/" + path.lstrip("/")).startswith(api_path_prefixes())
 
 

@@ -37,7 +37,8 @@ from twisted.python.failure import Failure
 from twisted.web import http, resource, server
 from zope.interface import implementer
 
-from ziticonsole.middleware import api_path_prefixes
+from enrollment.errors import error_envelope
+from ziticonsole.middleware import is_api_path
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +147,9 @@ class ControllerRequest(server.Request):
     def getClientAddress(self) -> Any:
         peer = super().getClientAddress()
         if isinstance(peer, address.UNIXAddress):
-            # The proxy's socket: the client is whom the proxy says it is.
-            forwarded = (self.getHeader(b"x-real-ip") or b"").decode("ascii", "replace")
-            return address.IPv4Address("TCP", forwarded or "unix", 0)
+            # WSGI wants a host; who the client really is, the middleware takes from the
+            # proxy's header once it knows the peer is the proxy.
+            return address.IPv4Address("TCP", "unix", 0)
         return peer
 
     def getHost(self) -> Any:
@@ -281,10 +282,8 @@ class ControllerChannel(http.HTTPChannel):
         self.site.reactor.callLater(REFUSAL_LINGER_S, abort, self)
 
     # --- facts for the application --------------------------------------------------
-    def _is_api(self, path: bytes | None) -> bool:
-        target = (path or b"").split(b"?", 1)[0]
-        target = b"/" + target.lstrip(b"/")  # `//enroll` is `/enroll` (wire-protocol.md)
-        return target.startswith(self.site.api_prefixes)
+    def _is_api(self, target: bytes | None) -> bool:
+        return is_api_path((target or b"").split(b"?", 1)[0].decode("iso-8859-1"))
 
     def _peer_host(self) -> str:
         peer = self.transport.getPeer() if self.transport is not None else None
@@ -316,8 +315,7 @@ def refusal_body(status: int, message: str, *, api: bool) -> tuple[str, bytes]:
         code = {413: "REQUEST_TOO_LARGE", 414: "URI_TOO_LONG", 431: "HEADERS_TOO_LARGE"}.get(
             status, "BAD_REQUEST"
         )
-        envelope = {"error": {"code": code, "message": message, "requestId": "", "cause": {}}, "meta": {}}
-        return "application/json", json.dumps(envelope).encode()
+        return "application/json", json.dumps(error_envelope(code, message)).encode()
     page = (
         "<!doctype html><html lang=en><meta charset=utf-8><title>Request refused</title>"
         "<body>"
@@ -468,7 +466,6 @@ class ControllerSite(server.Site):
         super().__init__(resource, timeout=None, reactor=reactor, parsePOSTFormSubmission=False)
         self.limits = limits
         self.peer_log = peer_log
-        self.api_prefixes = tuple(prefix.encode() for prefix in api_path_prefixes())
         self.channels: set[ControllerChannel] = set()
 
     def log(self, request: http.Request) -> None:
