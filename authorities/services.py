@@ -192,15 +192,6 @@ def delete_certificate_authority(ca: CertificateAuthority) -> None:
         ca.delete()
 
 
-def third_party_ca_pems() -> list[str]:
-    """PEM certificates of every third-party CA the TLS server must accept.
-
-    Unverified CAs are included: the handshake only lets the certificate through, and
-    the application then answers why it cannot be used, in words.
-    """
-    return list(CertificateAuthority.objects.order_by("pk").values_list("certificate_pem", flat=True))
-
-
 def ca_enrollment_jwt(ca: CertificateAuthority) -> str:
     """The reusable auto-enrollment JWT of a CA that may be used for auto enrollment now.
 

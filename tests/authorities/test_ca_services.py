@@ -15,7 +15,6 @@ from authorities.errors import CertificateAuthorityError
 from authorities.models import CertificateAuthority
 from authorities.services import (
     create_certificate_authority,
-    third_party_ca_pems,
     update_certificate_authority,
     verification_recipe,
     verify_certificate_authority,
@@ -46,7 +45,7 @@ def test_a_new_ca_is_unverified_with_a_token_and_defaults(fleet):
         False,
         False,
     )
-    assert third_party_ca_pems() == [fleet.pem]
+    assert list(CertificateAuthority.objects.values_list("certificate_pem", flat=True)) == [fleet.pem]
 
 
 @pytest.mark.parametrize(
