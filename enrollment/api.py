@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
+from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
@@ -39,9 +40,14 @@ class EnrollmentApiView(APIView):
     content_negotiation_class = AnyContentNegotiation
 
 
+# Both answers are the same for every client until the controller restarts, and a device
+# asks for them on a new connection before each enrollment: the server may replay them.
+SAME_FOR_EVERYONE = {"public": True, "max_age": 60}
+
+
 class VersionView(EnrollmentApiView):
     def get(self, request: Request) -> Response:
-        return Response(
+        response = Response(
             envelope(
                 {
                     "version": VERSION,
@@ -51,6 +57,8 @@ class VersionView(EnrollmentApiView):
                 }
             )
         )
+        patch_cache_control(response, **SAME_FOR_EVERYONE)
+        return response
 
 
 class CaCertsView(EnrollmentApiView):
@@ -59,6 +67,7 @@ class CaCertsView(EnrollmentApiView):
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(services.ca_bundle_base64(), content_type="application/pkcs7-mime")
         response["Content-Transfer-Encoding"] = "base64"
+        patch_cache_control(response, **SAME_FOR_EVERYONE)
         return response
 
 

@@ -338,6 +338,93 @@ def _detach_body(request: ControllerRequest) -> Any:
     return content
 
 
+# The request headers a shared answer may vary on; one that varies on any other is not kept.
+# Cookie: Django's login check reads the session on every request and says so in Vary;
+# devices send no cookie, so they all share the one answer.
+SHARED_VARY = (b"accept", b"accept-encoding", b"cookie")
+SHARED_VARY_NAMES = {name.decode() for name in SHARED_VARY}
+SHARED_MAX_AGE_S = 60.0  # the longest we replay an answer, whatever the view allows
+SHARED_MAX_ENTRIES = 64
+
+
+@dataclass(frozen=True)
+class SharedAnswer:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    stored: float
+    expires: float
+
+    def replayed(self, now: float) -> list[tuple[str, str]]:
+        """The headers of a replay: Age says a shared cache answered (RFC 9111 §5.1)."""
+        return [*self.headers, ("Age", str(int(now - self.stored)))]
+
+
+def _max_age(cache_control: str) -> float | None:
+    """max-age of a `public` Cache-Control without no-store or private, else None."""
+    directives = {
+        d.strip().lower().partition("=")[0]: d.strip().partition("=")[2] for d in cache_control.split(",")
+    }
+    if "public" not in directives or {"private", "no-store", "no-cache"} & directives.keys():
+        return None
+    try:
+        return float(directives.get("max-age", ""))
+    except ValueError:
+        return None
+
+
+class SharedAnswers:
+    """Answers the application marked the same for every client, replayed from the event loop.
+
+    The C SDK fetches the CA bundle (and often /version) on a new connection before each
+    enrollment. Those answers are the same for everyone, so a view says so with
+    `Cache-Control: public, max-age=N` and this small shared cache (RFC 9111's, for GET
+    without a body) answers repeats without a trip through the thread pool and Django,
+    for at most SHARED_MAX_AGE_S. Nothing with a cookie, another status than 200, or a
+    Vary on anything but SHARED_VARY is kept.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.answers: dict[tuple[bytes, ...], SharedAnswer] = {}
+
+    @staticmethod
+    def key(request: http.Request) -> tuple[bytes, ...] | None:
+        """What a request's answer may depend on; None when it may not be shared."""
+        headers = request.requestHeaders
+        if request.method != b"GET" or headers.hasHeader(b"transfer-encoding"):
+            return None
+        if headers.getRawHeaders(b"content-length", [b"0"]) != [b"0"]:
+            return None
+        # The Host too: Django refuses hosts it does not serve, and a replay must not skip that.
+        return (
+            request.uri,
+            *(b",".join(headers.getRawHeaders(name, [])) for name in (b"host", *SHARED_VARY)),
+        )
+
+    def lookup(self, key: tuple[bytes, ...] | None) -> SharedAnswer | None:
+        answer = self.answers.get(key) if key is not None else None
+        if answer is not None and answer.expires <= self.clock():
+            del self.answers[key]  # type: ignore[arg-type]
+            return None
+        return answer
+
+    def keep(
+        self, key: tuple[bytes, ...] | None, status: str, headers: list[tuple[str, str]], body: bytes
+    ) -> None:
+        if key is None or not status.startswith("200 "):
+            return
+        named = {name.lower(): value for name, value in headers}
+        max_age = _max_age(named.get("cache-control", ""))
+        varies = {v.strip().lower() for v in named.get("vary", "").split(",") if v.strip()}
+        if not max_age or max_age <= 0 or "set-cookie" in named or not varies <= SHARED_VARY_NAMES:
+            return
+        if len(self.answers) >= SHARED_MAX_ENTRIES:
+            self.answers.clear()  # a few fixed paths fill it; a flood of query strings must not grow it
+        now = self.clock()
+        self.answers[key] = SharedAnswer(status, headers, body, now, now + min(max_age, SHARED_MAX_AGE_S))
+
+
 class DjangoResource(resource.Resource):
     """Django in a thread pool, answering each request with one hop back to the reactor.
 
@@ -357,13 +444,19 @@ class DjangoResource(resource.Resource):
         self.pool = futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="django")
         self.active = 0
         self._idle_waiters: list[defer.Deferred[None]] = []
+        self.shared = SharedAnswers(reactor.seconds)
 
     def render(self, request: server.Request) -> Any:
         assert isinstance(request, ControllerRequest)
+        key = self.shared.key(request)
+        answer = self.shared.lookup(key)
+        if answer is not None:
+            self._write(request, answer.status, answer.replayed(self.shared.clock()), answer.body)
+            return server.NOT_DONE_YET
         environ = self._environ(request)
         self.active += 1
         request.notifyFinish().addBoth(self._finished)
-        self.pool.submit(self._respond, request, environ)
+        self.pool.submit(self._respond, request, environ, key)
         return server.NOT_DONE_YET
 
     def _environ(self, request: ControllerRequest) -> dict[str, Any]:
@@ -399,7 +492,9 @@ class DjangoResource(resource.Resource):
                 environ[key] = ",".join(v.decode("iso-8859-1") for v in values)
         return environ
 
-    def _respond(self, request: ControllerRequest, environ: dict[str, Any]) -> None:
+    def _respond(
+        self, request: ControllerRequest, environ: dict[str, Any], key: tuple[bytes, ...] | None
+    ) -> None:
         """In a pool thread: run Django to the end, then hand the answer to the reactor."""
         started: list[tuple[str, list[tuple[str, str]]]] = []
 
@@ -422,13 +517,23 @@ class DjangoResource(resource.Resource):
             status, headers, body = "500 Internal Server Error", [("Content-Type", "text/plain")], b"error\n"
         finally:
             body_file.close()
-        self.reactor.callFromThread(self._deliver, request, status, headers, body)
+        self.reactor.callFromThread(self._deliver, request, key, status, headers, body)
 
     def _deliver(
-        self, request: ControllerRequest, status: str, headers: list[tuple[str, str]], body: bytes
+        self,
+        request: ControllerRequest,
+        key: tuple[bytes, ...] | None,
+        status: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
     ) -> None:
+        self.shared.keep(key, status, headers, body)
         if request.finished or request.channel is None:
             return  # the client is gone; nothing to say
+        self._write(request, status, headers, body)
+
+    @staticmethod
+    def _write(request: server.Request, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
         code, _, reason = status.partition(" ")
         request.setResponseCode(int(code), reason.encode("iso-8859-1"))
         request.setHeader(b"server", b"ziti-controller")
