@@ -215,6 +215,7 @@ def render(results: dict[str, Any]) -> str:
         + ").",
         "A unit is the C SDK's two connections: GET /.well-known/est/cacerts, then the second request",
         "(static: nginx's static 200; floor: GET /version; ott: POST /enroll?method=ott with a CSR).",
+        "The server replays the CA bundle and /version from its event loop (a shared cache, Age set).",
         "units/s: 200 answers to the second request per second of wrk's run. p50/p99: per request",
         "(one connection: handshake and exchange), both kinds mixed; a unit takes two in a row.",
         "server CPU: the app's process tree, plus nginx's on the nginx path; client cores: wrk's CPU / wall.",
