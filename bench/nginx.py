@@ -50,6 +50,9 @@ PROXY_LOCATIONS = """
             # Always set, so a client can never supply its own; empty without a certificate.
             proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            # The CA bundle from nginx's cache, as deploy/ documents it.
+            proxy_cache ziti_app;
+            proxy_cache_key $scheme$http_host$request_uri;
         }
 """
 
@@ -97,6 +100,7 @@ http {{
     fastcgi_temp_path {p}/fastcgi;
     uwsgi_temp_path {p}/uwsgi;
     scgi_temp_path {p}/scgi;
+    proxy_cache_path {p}/cache keys_zone=ziti_app:1m max_size=16m inactive=2m use_temp_path=off;
 {self.upstream}
     server {{
         listen 127.0.0.1:{self.port} ssl backlog=1024;

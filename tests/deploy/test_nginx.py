@@ -50,10 +50,11 @@ def write_nginx_config(
     """The documented site, pointed at this test's files and ports, inside a minimal nginx.conf."""
     text = SITES[site].read_text()
     text = text.replace("/var/lib/ziti", str(data_dir)).replace("/etc/nginx/ziti", str(directory / "proxy"))
-    text = text.replace("/run/ziti", str(directory))
+    text = text.replace("/run/ziti", str(directory)).replace("/var/cache/nginx", str(directory / "cache"))
     text = text.replace("listen 1280 ssl", f"listen 127.0.0.1:{port} ssl")
     text = text.replace("127.0.0.1:1281", f"127.0.0.1:{upstreams[0]}")
     text = text.replace("127.0.0.1:1282", f"127.0.0.1:{upstreams[1]}")
+    (directory / "cache").mkdir()  # as Debian's package makes /var/cache/nginx
     (directory / "site.conf").write_text(text)
     config = directory / "nginx.conf"
     # As root, workers would run as nobody and could not reach the 0660 sockets; in
@@ -187,3 +188,30 @@ def test_the_proxy_socket_is_for_the_proxy_s_group_only(tmp_path: Path):
     if listening.returncode == 0 and listening.stdout.strip():
         # ss prints the listen backlog as Send-Q: ours, not Twisted's 50.
         assert listening.stdout.split()[3] == "1024", listening.stdout
+
+
+def _get_through(proxied: Proxied, path: str, host: str = "localhost") -> tuple[int, str | None, bytes]:
+    context = ssl.create_default_context(cafile=str(proxied.data_dir / "pki" / "root-ca.crt"))
+    connection = http.client.HTTPSConnection("localhost", proxied.port, context=context, timeout=10)
+    connection.request("GET", path, headers={"Host": host})
+    reply = connection.getresponse()
+    body = reply.read()
+    connection.close()
+    return reply.status, reply.getheader("X-Cache-Status"), body
+
+
+def test_nginx_answers_the_ca_bundle_from_its_cache_and_keeps_nothing_private(proxied):
+    first, second = (
+        _get_through(proxied, "/.well-known/est/cacerts"),
+        _get_through(proxied, "/.well-known/est/cacerts"),
+    )
+
+    assert (first[0], first[1]) == (200, "MISS")
+    assert (second[0], second[1]) == (200, "HIT")
+    assert second[2] == first[2]
+    # Another host is another key, so the app still refuses it.
+    assert _get_through(proxied, "/.well-known/est/cacerts", host="evil.example")[0] == 400
+    # An answer about the caller is never kept.
+    for _ in range(2):
+        status, cache, _body = _get_through(proxied, "/edge/client/v1/current-identity")
+        assert (status, cache) == (401, "MISS")
