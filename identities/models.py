@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from identities.errors import IdentityTypeChangeError
@@ -37,6 +38,10 @@ class Identity(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "identities"
+        constraints = [
+            # `LAPTOP` and `laptop` would be one device to an admin, two to a policy.
+            models.UniqueConstraint(Lower("name"), name="identity_name_unique_ignoring_case"),
+        ]
 
     def __str__(self) -> str:
         return self.name

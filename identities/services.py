@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -51,6 +52,26 @@ def _validated_name(name: str) -> str:
         raise InvalidIdentity(str(exc), "name") from exc
 
 
+def _validated_roles(role_attributes: Iterable[str]) -> list[str]:
+    try:
+        return clean_role_attributes(role_attributes)
+    except ValueError as exc:
+        raise InvalidIdentity(str(exc), "role_attributes") from exc
+
+
+def names_taken(names: Iterable[str]) -> set[str]:
+    """Which of `names` an identity already has, compared without case (as the unique
+    index on Lower(name) compares them), lowered. One query on that index."""
+    lowered = {name.lower() for name in names}
+    if not lowered:
+        return set()
+    return set(
+        Identity.objects.alias(lower_name=Lower("name"))
+        .filter(lower_name__in=lowered)
+        .values_list(Lower("name"), flat=True)
+    )
+
+
 def enrollment_expiry(enrollment_minutes: int | None) -> dt.datetime:
     """When a token made now expires; ZITI_ENROLLMENT_DURATION minutes by default."""
     minutes = settings.ZITI_ENROLLMENT_DURATION if enrollment_minutes is None else enrollment_minutes
@@ -77,6 +98,7 @@ def create_identity(
     """
     name = _validated_name(name)
     kind = identity_type if isinstance(identity_type, IdentityType) else parse_identity_type(identity_type)
+    roles = _validated_roles(role_attributes)
     expires_at = enrollment_expiry(enrollment_minutes)
     try:
         with transaction.atomic():
@@ -87,7 +109,7 @@ def create_identity(
             identity = Identity.objects.create(
                 name=name,
                 identity_type=kind,
-                role_attributes=clean_role_attributes(role_attributes),
+                role_attributes=roles,
             )
             enrollment = Enrollment.objects.create(
                 identity=identity,
@@ -97,7 +119,7 @@ def create_identity(
             )
     except IntegrityError as exc:
         # The unique index is the arbiter; a check-then-insert would race.
-        if Identity.objects.filter(name=name).exists():
+        if names_taken([name]):
             raise IdentityNameTaken(name) from exc
         raise
     return identity, enrollment
@@ -106,7 +128,7 @@ def create_identity(
 def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[str]) -> Identity:
     """Rename an identity or change its roles; its type stays as created."""
     identity.name = _validated_name(name)
-    identity.role_attributes = clean_role_attributes(role_attributes)
+    identity.role_attributes = _validated_roles(role_attributes)
     try:
         with transaction.atomic():
             identity.save(update_fields=["name", "role_attributes", "updated_at"])
@@ -519,15 +541,15 @@ def redeem_enrollment(
 
 
 def _unique_identity_name(base: str, batch: int = 20) -> str:
-    """`base`, or `base-2`, `base-3`, ... whichever is free.
+    """`base`, or `base-2`, `base-3`, ... whichever is free (compared without case).
 
-    Looks candidates up by exact name, a batch at a time, so the unique index answers;
+    Looks candidates up by name, a batch at a time, so the unique index answers;
     scanning names by pattern would read every identity while holding the write lock.
     """
     for start in itertools.count(1, batch):
         candidates = [base if n == 1 else f"{base}-{n}" for n in range(start, start + batch)]
-        taken = set(Identity.objects.filter(name__in=candidates).values_list("name", flat=True))
-        free = next((name for name in candidates if name not in taken), None)
+        taken = names_taken(candidates)
+        free = next((name for name in candidates if name.lower() not in taken), None)
         if free is not None:
             return free
     raise AssertionError("unreachable")
@@ -558,7 +580,7 @@ def create_enrolled_device(
         identity = Identity(
             id=identity_id,
             identity_type=IdentityType.DEVICE,
-            role_attributes=clean_role_attributes(role_attributes),
+            role_attributes=_validated_roles(role_attributes),
         )
         try:
             with transaction.atomic():
