@@ -6,6 +6,9 @@ from authorities.pki import CRL_PATH, OCSP_PATH
 from enrollment import pki_api
 from enrollment.api import API_PREFIX
 
+handler400 = "ziticonsole.views.bad_request"
+handler500 = "ziticonsole.views.server_error"
+
 urlpatterns = [
     # The enrollment API at the root (C SDK) and under the edge client prefix (Go SDKs).
     path("", include(("enrollment.urls", "api"))),
