@@ -28,8 +28,7 @@ class _ServiceErrorsForm(ServiceErrorsForm):
     def add_service_error(self, error: DomainError) -> None:
         if isinstance(error, PrivateKeyRefused) and "certificate_pem" in self.data:
             # The page must not carry the pasted key back to the browser.
-            self.data = self.data.copy()
-            self.data["certificate_pem"] = ""
+            self.data = {key: value for key, value in self.data.items() if key != "certificate_pem"}
         super().add_service_error(error)
 
 
