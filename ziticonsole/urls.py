@@ -21,6 +21,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="identities:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("identities/", include("identities.urls")),
     path("certificate-authorities/", include("authorities.urls")),
 ]
