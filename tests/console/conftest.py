@@ -136,9 +136,22 @@ class BrowserErrors:
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest, chromium: Browser, controller: LiveController) -> Iterator[Page]:
+def color_scheme() -> str:
+    """The colour scheme the browser prefers; parametrize this name to run a test in "dark"."""
+    return "light"
+
+
+@pytest.fixture
+def page(
+    request: pytest.FixtureRequest, chromium: Browser, controller: LiveController, color_scheme: str
+) -> Iterator[Page]:
     """A fresh, signed-out tab on the live controller; every JavaScript error fails the test."""
-    context = chromium.new_context(ignore_https_errors=True, accept_downloads=True, base_url=controller.url)
+    context = chromium.new_context(
+        ignore_https_errors=True,
+        accept_downloads=True,
+        base_url=controller.url,
+        color_scheme=color_scheme,  # type: ignore[arg-type]
+    )
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     expect.set_options(timeout=PAGE_TIMEOUT_MS)
     tab = context.new_page()
