@@ -10,50 +10,32 @@ import pytest
 from asn1crypto import algos as asn1_algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import NameOID
 
 from authorities.errors import CertificateAuthorityError, PrivateKeyRefused
 from authorities.models import CertificateAuthority
-from authorities.pki import ca_key_usage
 from authorities.services import create_certificate_authority, verify_certificate_authority
-from tests.helpers import ec_key, make_ca, rsa_key
+from tests.helpers import CA_KEY_USAGE, CA_TRUE, ec_key, make_ca, rsa_key
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime.now(dt.UTC)
-NO_USAGE = object()
-CA_TRUE = x509.BasicConstraints(ca=True, path_length=None)
+NO_USAGE = None
 
 
 def ca_certificate(
     *,
     key=None,
     constraints: x509.BasicConstraints | None = CA_TRUE,
-    usage=None,
+    usage: x509.KeyUsage | None = CA_KEY_USAGE,
     not_before: dt.datetime | None = None,
     days: int = 365,
 ) -> x509.Certificate:
     """A self-signed CA certificate, with whatever is passed in place of the right part."""
-    key = key or ec_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Odd CA")])
-    start = not_before or NOW - dt.timedelta(minutes=5)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-    )
-    if constraints is not None:
-        builder = builder.add_extension(constraints, critical=True)
-    if usage is not NO_USAGE:
-        builder = builder.add_extension(usage or ca_key_usage(), critical=True)
-    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return builder.sign(key, algorithm)
+    return make_ca(
+        "Odd CA", key=key, constraints=constraints, key_usage=usage, not_before=not_before, days=days
+    ).cert
 
 
 def with_sha1_signature(cert: x509.Certificate) -> x509.Certificate:
