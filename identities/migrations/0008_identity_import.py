@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('identities', '0006_identity_name_unique_ignoring_case'),
+        ('identities', '0007_identity_name_unique_ignoring_case'),
     ]
 
     operations = [

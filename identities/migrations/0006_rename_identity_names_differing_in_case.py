@@ -1,5 +1,4 @@
-from django.db import migrations, models
-from django.db.models.functions import Lower
+from django.db import migrations
 
 
 def rename_case_duplicates(apps, schema_editor):
@@ -35,8 +34,4 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(rename_case_duplicates, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name="identity",
-            constraint=models.UniqueConstraint(Lower("name"), name="identity_name_unique_ignoring_case"),
-        ),
     ]
