@@ -732,15 +732,15 @@ def read_identity_csv(data: bytes) -> list[ImportRow]:
         raise InvalidIdentity(
             f"the file is not UTF-8 text (byte {exc.start + 1}); save it as CSV UTF-8", "file"
         ) from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        lines = [
-            row for row in csv.reader(io.StringIO(text, newline="")) if any(cell.strip() for cell in row)
-        ]
+        # With the line each row ends on, as an editor counts: blank lines are skipped.
+        lines = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     except csv.Error as exc:
         raise InvalidIdentity(f"the file is not valid CSV: {exc}", "file") from exc
     if not lines:
         raise InvalidIdentity(f"the file is empty; its first line names the columns: {IMPORT_HEADER}", "file")
-    columns = _import_columns(lines[0])
+    columns = _import_columns(lines[0][1])
     if len(lines) == 1:
         raise InvalidIdentity("the file names its columns but has no rows of identities", "file")
     if len(lines) - 1 > MAX_IMPORT_ROWS:
@@ -749,7 +749,7 @@ def read_identity_csv(data: bytes) -> list[ImportRow]:
         )
     cas = _import_ca_lookup()
     rows = []
-    for line, cells in enumerate(lines[1:], start=2):
+    for line, cells in lines[1:]:
         row = _check_import_row(line, dict(zip(columns, cells, strict=False)), cas)
         if len(cells) > len(columns):
             row["problems"].append(f"{len(cells)} cells, but the first line names {len(columns)} columns")

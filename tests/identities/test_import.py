@@ -218,3 +218,9 @@ def test_ten_thousand_rows_import_and_zip(tmp_path: Path, pki):
     assert Identity.objects.count() == 10_000
     assert len(zipfile.ZipFile(target).namelist()) == 10_000
     print(f"10,000 rows imported and zipped in {elapsed:.1f} s")
+
+
+def test_problems_name_the_line_an_editor_shows_blank_lines_and_all():
+    data = b'name,type\n\nok,device\n"two\nlines",droid\n\nlast,droid\n'
+
+    assert list(problems_by_line(data)) == [5, 7]
