@@ -3,6 +3,7 @@ and tells nothing an attacker could use."""
 
 from __future__ import annotations
 
+import http.client
 import json
 
 import pytest
@@ -105,3 +106,21 @@ def test_in_the_browser_a_stale_form_and_a_missing_page_look_like_the_console(co
     console.goto("/identities/no-such-identity/")
     expect(console.get_by_role("heading", name="Not found")).to_be_visible()
     expect(console.get_by_role("navigation", name="Main")).to_contain_text("Certificate Authorities")
+
+
+def test_a_body_past_the_server_s_own_limit_gets_a_page_in_the_console_s_look(controller) -> None:
+    connection = http.client.HTTPSConnection(
+        "localhost", controller.port, context=controller.ssl_context(), timeout=30
+    )
+    connection.putrequest("POST", "/identities/import/")
+    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+    connection.putheader("Content-Length", str(64 * 1024 * 1024))
+    connection.endheaders()  # refused at the headers; the body is never sent
+    reply = connection.getresponse()
+    page = reply.read().decode()
+    connection.close()
+
+    assert reply.status == 413
+    assert "/static/vendor/bootstrap/bootstrap.min.css" in page
+    assert "/static/js/theme.js" in page
+    assert "Nothing was saved" in page
