@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from authorities.services import create_certificate_authority
-from identities.services import read_identity_csv, start_identity_import
+from identities.services import import_identities, read_identity_csv, start_identity_import
 from tests.console.accessibility import assert_accessible
 from tests.console.conftest import IdentityFactory
 from tests.console.test_ca_views import registered_ca, verified
@@ -47,6 +47,7 @@ def test_every_identity_page_is_accessible(
     disabled.save()
     make_identity("printer", "none")
     batch = start_identity_import(read_identity_csv(GOOD + b"robot,droid,,\n"), "fleet.csv")
+    done = import_identities(b"name,type\ntablet,device\n", file_name="tablets.csv")
 
     assert_accessible(
         console,
@@ -60,6 +61,7 @@ def test_every_identity_page_is_accessible(
         f"/identities/{enrolled.pk}/reset/",
         "/identities/import/",
         f"/identities/import/{batch.pk}/",
+        f"/identities/import/{done.pk}/",
         "/account/password/",
         "/identities/no-such-identity/",
     )

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from authorities.models import CertificateAuthority
 from identities.models import Identity
+from tests.console.accessibility import assert_accessible
 from tests.console.conftest import ADMIN_USERNAME
 from tests.helpers import form_csrf_token
 
@@ -91,7 +92,10 @@ def test_a_failing_api_request_keeps_the_api_s_envelope(db: None) -> None:
 
 @pytest.mark.browser
 @pytest.mark.http_errors(403, 404)
-def test_in_the_browser_a_stale_form_and_a_missing_page_look_like_the_console(console: Page) -> None:
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_in_the_browser_a_stale_form_and_a_missing_page_look_like_the_console(
+    console: Page, color_scheme: str
+) -> None:
     console.goto("/identities/new/")
     # What a stale tab holds: a token from another session.
     console.locator("input[name=csrfmiddlewaretoken]").first.evaluate("input => input.value = 'x'.repeat(64)")
@@ -101,6 +105,7 @@ def test_in_the_browser_a_stale_form_and_a_missing_page_look_like_the_console(co
 
     expect(console.get_by_role("heading", name="This form is out of date")).to_be_visible()
     expect(console.get_by_text("reload the page and send it again")).to_be_visible()
+    assert_accessible(console)
     assert not Identity.objects.exists()
 
     console.goto("/identities/no-such-identity/")
