@@ -1,6 +1,7 @@
 """The console's URLs plus one page that fails, to see the 500 page the admin would."""
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
@@ -13,8 +14,13 @@ def broken(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("a bug with a secret: hunter2")
 
 
+def forbidden(request: HttpRequest) -> HttpResponse:
+    raise PermissionDenied("the rule that refused, with a secret: hunter2")
+
+
 urlpatterns = [
     path("broken/", broken),
+    path("forbidden/", forbidden),
     path("edge/client/v1/broken/", login_not_required(broken)),
     path("", include("ziticonsole.urls")),
 ]

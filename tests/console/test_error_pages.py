@@ -82,6 +82,17 @@ def test_a_failing_page_is_a_styled_500_that_shows_nothing_of_the_failure(admin)
 
 
 @pytest.mark.urls("tests.console.broken_urls")
+def test_a_refusal_is_a_styled_403_that_keeps_its_reason_to_itself(signed_in: Client) -> None:
+    response = signed_in.get("/forbidden/")
+
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "This account may not do that. Nothing was changed." in body
+    assert "Certificate Authorities" in body
+    assert "hunter2" not in body
+
+
+@pytest.mark.urls("tests.console.broken_urls")
 def test_a_failing_api_request_keeps_the_api_s_envelope(db: None) -> None:
     response = Client(raise_request_exception=False).get("/edge/client/v1/broken/")
 
