@@ -81,7 +81,8 @@ def test_every_import_page_needs_a_login_and_each_change_its_csrf_token(strict: 
 def test_in_the_browser_a_fleet_is_previewed_created_with_progress_and_zipped(
     console: Page, tmp_path: Path
 ) -> None:
-    rows = b"".join(f"sensor-{k},device,plant;floor-{k % 3},\n".encode() for k in range(1200))
+    # The most a file may hold: 10,000 rows, one of them bad.
+    rows = b"".join(f"sensor-{k},device,plant;floor-{k % 3},\n".encode() for k in range(9_999))
     source = tmp_path / "plant.csv"
     source.write_bytes(b"name,type,role_attributes,ca\n" + rows + b"broken,droid,,\n")
     console.set_viewport_size(NARROW)
@@ -91,22 +92,24 @@ def test_in_the_browser_a_fleet_is_previewed_created_with_progress_and_zipped(
     console.get_by_label("CSV file").set_input_files(source)
     console.get_by_role("button", name="Check the file").click()
 
-    expect(console.get_by_text("1,201 rows: 1,200 can be created, 1 has problems.")).to_be_visible()
+    expect(console.get_by_text("10,000 rows: 9,999 can be created, 1 has problems.")).to_be_visible()
     problems = console.get_by_role("table", name="Rows with problems")
     expect(problems).to_contain_text('"droid" is not an identity type')
-    expect(problems).to_contain_text("1202")
+    expect(problems).to_contain_text("10001")
     assert sideways_overflow(console) <= 0
     assert not Identity.objects.exists()
 
-    console.get_by_role("button", name="Create only the 1,200 good rows").click()
+    console.get_by_role("button", name="Create only the 9,999 good rows").click()
     # The script posts one step after another (500 rows each), then shows the result.
+    progress = console.get_by_role("progressbar")
+    expect(progress).to_be_visible()
     expect(console.get_by_role("status")).to_have_text(
-        "Created 1,200 identities; 1 row with problems was left out.", timeout=60_000
+        "Created 9,999 identities; 1 row with problems was left out.", timeout=120_000
     )
-    assert Identity.objects.count() == 1200
+    assert Identity.objects.count() == 9_999
     with console.expect_download() as info:
         console.get_by_role("link", name="Download their JWTs (ZIP)").click()
     archive = zipfile.ZipFile(info.value.path())
-    assert len(archive.namelist()) == 1200
+    assert len(archive.namelist()) == 9_999
     assert "sensor-7.jwt" in archive.namelist()
     assert sideways_overflow(console) <= 0
