@@ -7,9 +7,11 @@ from typing import Any
 
 from django import forms
 
+from authorities.errors import PrivateKeyRefused
 from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT
 from authorities.services import NAME_FORMAT_PLACEHOLDERS
 from kernel.certificates import MAX_PEM_BYTES
+from kernel.errors import DomainError
 from kernel.forms import RoleAttributesField, ServiceErrorsForm
 from kernel.names import MAX_NAME_LENGTH
 
@@ -23,6 +25,12 @@ class _ServiceErrorsForm(ServiceErrorsForm):
     def field_for(self, field: str | None) -> str | None:
         return self.certificate_field if field == "certificate" else field
 
+    def add_service_error(self, error: DomainError) -> None:
+        if isinstance(error, PrivateKeyRefused) and "certificate_pem" in self.data:
+            # The page must not carry the pasted key back to the browser.
+            self.data = {key: value for key, value in self.data.items() if key != "certificate_pem"}
+        super().add_service_error(error)
+
 
 class CertificateUploadForm(_ServiceErrorsForm):
     """One PEM certificate, as a file or pasted: exactly one of the two.
@@ -33,9 +41,10 @@ class CertificateUploadForm(_ServiceErrorsForm):
     """
 
     certificate_file = forms.FileField(
-        label="PEM file",
+        label="Certificate file",
         required=False,
-        widget=forms.FileInput(attrs={"accept": ".pem,.crt,.cer,application/x-pem-file"}),
+        help_text="PEM or DER (.cer).",
+        widget=forms.FileInput(attrs={"accept": ".pem,.crt,.cer,.der,application/x-pem-file"}),
     )
     certificate_pem = forms.CharField(
         label="Or paste the PEM",

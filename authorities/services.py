@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,6 +19,7 @@ from authorities.errors import (
     CertificateAlreadyRevoked,
     CertificateAuthorityError,
     KeyUnavailable,
+    PrivateKeyRefused,
     RevocationRefused,
 )
 from authorities.jwt import sign_enrollment_claims
@@ -29,8 +33,8 @@ from authorities.models import (
 from authorities.pki import issue_proxy_certificate, load_pki, private_key_pem, root_key_path
 from kernel.certificates import (
     CertificateRejected,
+    PrivateKeySent,
     common_name,
-    is_ca_certificate,
     load_single_certificate,
     sha1_fingerprint,
     to_pem,
@@ -48,11 +52,129 @@ def _validated_name(name: str) -> str:
         raise CertificateAuthorityError(str(exc), "name") from exc
 
 
+_BRACKETED = re.compile(r"\[[^\[\]]*\]")
+
+
 def _validated_name_format(name_format: str | None) -> str:
+    """The format trimmed (empty: the default), or CertificateAuthorityError: it must name
+    at least one known placeholder and no unknown one, or every device would get the
+    same name, or a name with `[bogus]` in it."""
     name_format = (name_format or "").strip() or DEFAULT_IDENTITY_NAME_FORMAT
+    known = ", ".join(NAME_FORMAT_PLACEHOLDERS)
     if len(name_format) > MAX_NAME_LENGTH:
         raise CertificateAuthorityError("the identity name format is too long", "identity_name_format")
+    if not name_format.isprintable():
+        raise CertificateAuthorityError(
+            "the identity name format may not contain control characters", "identity_name_format"
+        )
+    unknown = [p for p in _BRACKETED.findall(name_format) if p not in NAME_FORMAT_PLACEHOLDERS]
+    if unknown:
+        raise CertificateAuthorityError(
+            f"{unknown[0]} is not a placeholder; use {known}", "identity_name_format"
+        )
+    if not any(placeholder in name_format for placeholder in NAME_FORMAT_PLACEHOLDERS):
+        raise CertificateAuthorityError(
+            f"the identity name format needs at least one placeholder ({known}), "
+            f"for example {DEFAULT_IDENTITY_NAME_FORMAT}",
+            "identity_name_format",
+        )
     return name_format
+
+
+def _validated_roles(identity_roles: Iterable[str]) -> list[str]:
+    try:
+        return clean_role_attributes(identity_roles)
+    except ValueError as exc:
+        raise CertificateAuthorityError(str(exc), "identity_roles") from exc
+
+
+def _loaded_certificate(data: str | bytes, what: str) -> x509.Certificate:
+    try:
+        return load_single_certificate(data, what)
+    except PrivateKeySent as exc:
+        raise PrivateKeyRefused(str(exc), "certificate") from None  # no traceback holds the input
+    except CertificateRejected as exc:
+        raise CertificateAuthorityError(str(exc), "certificate") from exc
+
+
+# What cryptography's verifier (ExtensionPolicy.webpki_defaults_ca) accepts of an issuer.
+MIN_RSA_BITS = 2048
+ACCEPTED_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+WEAK_HASHES = (hashes.MD5, hashes.SHA1)
+KEY_USAGE_FIX = "re-issue the CA certificate with -addext keyUsage=critical,keyCertSign,cRLSign"
+
+
+def _refuse_unless_issuer(cert: x509.Certificate) -> None:
+    """CertificateAuthorityError, saying why and how to fix it, unless `cert` can issue
+    device certificates that the authentication and enrollment checks then accept: a CA
+    (basicConstraints CA:TRUE) with keyUsage keyCertSign, within its dates, with a
+    strong enough key and signature hash. Otherwise every device certificate from it
+    would fail later, far from the cause."""
+
+    def refuse(message: str) -> NoReturn:
+        raise CertificateAuthorityError(message, "certificate")
+
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    except ValueError:
+        refuse("the CA certificate's extensions cannot be read: export the certificate anew")
+    if constraints is None or not constraints.ca:
+        refuse(
+            "this is not a CA certificate: its basic constraints do not say CA:TRUE. Upload the "
+            "certificate of the CA that signs your device certificates (made with "
+            "-addext basicConstraints=critical,CA:TRUE), not a device's"
+        )
+    try:
+        usage: x509.KeyUsage | None = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is None:
+        refuse(
+            "the CA certificate has no keyUsage extension, so every device certificate it signs "
+            f"would fail validation: {KEY_USAGE_FIX}"
+        )
+    if not usage.key_cert_sign:
+        refuse(
+            "the CA certificate's keyUsage does not allow keyCertSign (signing certificates), so "
+            f"every device certificate it signs would fail validation: {KEY_USAGE_FIX}"
+        )
+    now = timezone.now()
+    if cert.not_valid_before_utc > now:
+        refuse(
+            f"the CA certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC: "
+            "add it from then on, or check the clock of the machine that made it"
+        )
+    if cert.not_valid_after_utc <= now:
+        refuse(
+            f"the CA certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}: renew it and upload "
+            "the new certificate"
+        )
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            refuse(
+                f"the CA's RSA key has {key.key_size} bits, too weak; at least {MIN_RSA_BITS} are "
+                "needed: make the CA anew with a 3072-bit RSA or a P-256 EC key"
+            )
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ACCEPTED_CURVES):
+            refuse(
+                f"the CA's EC key is on the curve {key.curve.name}, which devices' certificate "
+                "checks do not accept: make the CA anew on P-256, P-384 or P-521"
+            )
+    else:
+        refuse(
+            "the CA's key type is not supported: make the CA anew with an RSA (2048 bits or more) or EC key"
+        )
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        algorithm = None
+    if algorithm is None or isinstance(algorithm, WEAK_HASHES):
+        shown = algorithm.name.upper() if algorithm is not None else "an unsupported algorithm"
+        refuse(f"the CA certificate is signed with {shown}, which is too weak: re-issue it with SHA-256")
 
 
 def create_certificate_authority(
@@ -67,23 +189,16 @@ def create_certificate_authority(
 ) -> CertificateAuthority:
     """Register a third-party CA, unverified, with a fresh verification token.
 
-    The certificate must be exactly one PEM CA certificate that is within its dates and
-    not registered yet. Raises CertificateAuthorityError naming the field at fault.
+    The certificate must be exactly one CA certificate (PEM or DER) that can issue
+    device certificates (see _refuse_unless_issuer) and is not registered yet. Raises
+    CertificateAuthorityError naming the field at fault, PrivateKeyRefused when the
+    input holds a private key (which is then neither kept nor logged).
     """
     name = _validated_name(name)
-    try:
-        cert = load_single_certificate(certificate_pem, "CA certificate")
-    except CertificateRejected as exc:
-        raise CertificateAuthorityError(str(exc), "certificate") from exc
-    if not is_ca_certificate(cert):
-        raise CertificateAuthorityError(
-            "this is not a CA certificate: its basic constraints do not say CA:TRUE", "certificate"
-        )
-    now = timezone.now()
-    if cert.not_valid_after_utc <= now:
-        raise CertificateAuthorityError(
-            f"the CA certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}", "certificate"
-        )
+    roles = _validated_roles(identity_roles)
+    name_format = _validated_name_format(identity_name_format)
+    cert = _loaded_certificate(certificate_pem, "CA certificate")
+    _refuse_unless_issuer(cert)
     fingerprint = sha1_fingerprint(cert)
     existing = CertificateAuthority.objects.filter(fingerprint=fingerprint).first()
     if existing is not None:
@@ -101,8 +216,8 @@ def create_certificate_authority(
                 is_ott_ca_enrollment_enabled=ott_ca_enrollment,
                 is_auto_ca_enrollment_enabled=auto_ca_enrollment,
                 is_auth_enabled=auth_enabled,
-                identity_roles=clean_role_attributes(identity_roles),
-                identity_name_format=_validated_name_format(identity_name_format),
+                identity_roles=roles,
+                identity_name_format=name_format,
             )
     except IntegrityError as exc:
         # A concurrent upload of the same name or certificate won the race.
@@ -126,11 +241,12 @@ def update_certificate_authority(
     """
     name = _validated_name(name)
     name_format = _validated_name_format(identity_name_format)
+    roles = _validated_roles(identity_roles)
     ca.name = name
     ca.is_ott_ca_enrollment_enabled = ott_ca_enrollment
     ca.is_auto_ca_enrollment_enabled = auto_ca_enrollment
     ca.is_auth_enabled = auth_enabled
-    ca.identity_roles = clean_role_attributes(identity_roles)
+    ca.identity_roles = roles
     ca.identity_name_format = name_format
     try:
         with transaction.atomic():
@@ -152,10 +268,7 @@ def verify_certificate_authority(
     """
     if ca.is_verified:
         raise CertificateAuthorityError("this CA is already verified", "certificate")
-    try:
-        cert = load_single_certificate(verification_pem, "verification certificate")
-    except CertificateRejected as exc:
-        raise CertificateAuthorityError(str(exc), "certificate") from exc
+    cert = _loaded_certificate(verification_pem, "verification certificate")
     common_names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     if common_names != [ca.verification_token]:
         found = ", ".join(str(cn) for cn in common_names) or "none"

@@ -68,3 +68,15 @@ class DisableForm(forms.Form):
 
 class RequestExtendForm(forms.Form):
     roll_keys = forms.BooleanField(required=False, label="With a new key")
+
+
+class IdentityImportForm(ServiceErrorsForm):
+    file = forms.FileField(
+        label="CSV file",
+        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="UTF-8, its first line naming the columns: name,type,role_attributes,ca.",
+    )
+
+
+class ConfirmImportForm(forms.Form):
+    only_valid = forms.BooleanField(required=False)

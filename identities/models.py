@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import Any
 
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from identities.errors import IdentityTypeChangeError
@@ -37,6 +39,10 @@ class Identity(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "identities"
+        constraints = [
+            # `LAPTOP` and `laptop` would be one device to an admin, two to a policy.
+            models.UniqueConstraint(Lower("name"), name="identity_name_unique_ignoring_case"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -151,3 +157,56 @@ class Enrollment(models.Model):
 
     def is_pending(self, now: dt.datetime | None = None) -> bool:
         return self.consumed_at is None and not self.is_expired(now)
+
+
+class ImportState(models.TextChoices):
+    PREVIEW = "preview", "Preview"
+    RUNNING = "running", "Creating"
+    DONE = "done", "Done"
+    STOPPED = "stopped", "Stopped"
+
+
+class IdentityImport(models.Model):
+    """A CSV file of identities to create: its rows as read (with each row's problems),
+    then how far their creation has come, a chunk at a time.
+
+    Holds names, types, roles and CA ids, never a token: the ZIP of JWTs is signed
+    afresh from the pending Enrollment rows whenever it is downloaded.
+    """
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    file_name = models.CharField(max_length=255, blank=True)
+    # [{"line", "name", "type", "roles", "ca", "ca_name", "problems"}, ...] in file order.
+    rows = models.JSONField(default=list)
+    state = models.CharField(max_length=16, choices=ImportState.choices, default=ImportState.PREVIEW)
+    # The admin chose to create the rows without problems and leave the others out.
+    only_valid = models.BooleanField(default=False)
+    # Index into the rows to create of the next one; ids of the identities made so far.
+    next_row = models.PositiveIntegerField(default=0)
+    created_ids = models.JSONField(default=list)
+    stop_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.file_name or self.id} ({self.state})"
+
+    @property
+    def rows_with_problems(self) -> list[dict[str, Any]]:
+        return [row for row in self.rows if row["problems"]]
+
+    @property
+    def rows_to_create(self) -> list[dict[str, Any]]:
+        """What confirming creates: the rows without problems (a bad row never is)."""
+        return [row for row in self.rows if not row["problems"]]
+
+    @property
+    def total(self) -> int:
+        return len(self.rows_to_create)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else self.next_row * 100 // self.total

@@ -6,14 +6,20 @@ protocol redeems tokens and records certificates through the functions at the en
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypedDict
 
 from cryptography import x509
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.dispatch import Signal
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from authorities import services as authorities
@@ -30,7 +36,16 @@ from identities.errors import (
     KeyInUse,
     LifecycleRefused,
 )
-from identities.models import Authenticator, Enrollment, EnrollmentMethod, Identity, IdentityType, new_token
+from identities.models import (
+    Authenticator,
+    Enrollment,
+    EnrollmentMethod,
+    Identity,
+    IdentityImport,
+    IdentityType,
+    ImportState,
+    new_token,
+)
 from kernel.certificates import certificate_from_pem, public_key_sha256, sha1_fingerprint, to_pem
 from kernel.names import clean_name, clean_role_attributes
 
@@ -49,6 +64,26 @@ def _validated_name(name: str) -> str:
         return clean_name(name, "an identity")
     except ValueError as exc:
         raise InvalidIdentity(str(exc), "name") from exc
+
+
+def _validated_roles(role_attributes: Iterable[str]) -> list[str]:
+    try:
+        return clean_role_attributes(role_attributes)
+    except ValueError as exc:
+        raise InvalidIdentity(str(exc), "role_attributes") from exc
+
+
+def names_taken(names: Iterable[str]) -> set[str]:
+    """Which of `names` an identity already has, compared without case (as the unique
+    index on Lower(name) compares them), lowered. One query on that index."""
+    lowered = {name.lower() for name in names}
+    if not lowered:
+        return set()
+    return set(
+        Identity.objects.alias(lower_name=Lower("name"))
+        .filter(lower_name__in=lowered)
+        .values_list(Lower("name"), flat=True)
+    )
 
 
 def enrollment_expiry(enrollment_minutes: int | None) -> dt.datetime:
@@ -77,6 +112,7 @@ def create_identity(
     """
     name = _validated_name(name)
     kind = identity_type if isinstance(identity_type, IdentityType) else parse_identity_type(identity_type)
+    roles = _validated_roles(role_attributes)
     expires_at = enrollment_expiry(enrollment_minutes)
     try:
         with transaction.atomic():
@@ -87,7 +123,7 @@ def create_identity(
             identity = Identity.objects.create(
                 name=name,
                 identity_type=kind,
-                role_attributes=clean_role_attributes(role_attributes),
+                role_attributes=roles,
             )
             enrollment = Enrollment.objects.create(
                 identity=identity,
@@ -97,7 +133,7 @@ def create_identity(
             )
     except IntegrityError as exc:
         # The unique index is the arbiter; a check-then-insert would race.
-        if Identity.objects.filter(name=name).exists():
+        if names_taken([name]):
             raise IdentityNameTaken(name) from exc
         raise
     return identity, enrollment
@@ -106,7 +142,7 @@ def create_identity(
 def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[str]) -> Identity:
     """Rename an identity or change its roles; its type stays as created."""
     identity.name = _validated_name(name)
-    identity.role_attributes = clean_role_attributes(role_attributes)
+    identity.role_attributes = _validated_roles(role_attributes)
     try:
         with transaction.atomic():
             identity.save(update_fields=["name", "role_attributes", "updated_at"])
@@ -219,9 +255,13 @@ def seed_identities(
 
     def first_taken() -> str | None:
         # A prefix query, not an IN list of `count` names: that would overflow SQLite's
-        # limit on query parameters.
-        taken = set(Identity.objects.filter(name__startswith=stem).values_list("name", flat=True))
-        return next((name for name in names if name in taken), None)
+        # limit on query parameters. Without case, as the unique index compares.
+        taken = set(
+            Identity.objects.alias(lower_name=Lower("name"))
+            .filter(lower_name__startswith=stem.lower())
+            .values_list(Lower("name"), flat=True)
+        )
+        return next((name for name in names if name.lower() in taken), None)
 
     enrollments: list[Enrollment] = []
     try:
@@ -519,15 +559,15 @@ def redeem_enrollment(
 
 
 def _unique_identity_name(base: str, batch: int = 20) -> str:
-    """`base`, or `base-2`, `base-3`, ... whichever is free.
+    """`base`, or `base-2`, `base-3`, ... whichever is free (compared without case).
 
-    Looks candidates up by exact name, a batch at a time, so the unique index answers;
+    Looks candidates up by name, a batch at a time, so the unique index answers;
     scanning names by pattern would read every identity while holding the write lock.
     """
     for start in itertools.count(1, batch):
         candidates = [base if n == 1 else f"{base}-{n}" for n in range(start, start + batch)]
-        taken = set(Identity.objects.filter(name__in=candidates).values_list("name", flat=True))
-        free = next((name for name in candidates if name not in taken), None)
+        taken = names_taken(candidates)
+        free = next((name for name in candidates if name.lower() not in taken), None)
         if free is not None:
             return free
     raise AssertionError("unreachable")
@@ -558,7 +598,7 @@ def create_enrolled_device(
         identity = Identity(
             id=identity_id,
             identity_type=IdentityType.DEVICE,
-            role_attributes=clean_role_attributes(role_attributes),
+            role_attributes=_validated_roles(role_attributes),
         )
         try:
             with transaction.atomic():
@@ -571,3 +611,288 @@ def create_enrolled_device(
             # Another enrollment took the same name between our look and our insert.
             continue
     raise IdentityError("could not find a free identity name; try again")
+
+
+# --- bulk provisioning from a CSV file ------------------------------------------------
+
+MAX_IMPORT_ROWS = 10_000
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+# Rows created per step: each step is one transaction, short enough for the console's
+# request and for SQLite's single writer, however long the file.
+IMPORT_CHUNK = 500
+# Header names each column may have, compared without case, spaces, `_` or `-`.
+_IMPORT_COLUMNS = {
+    "name": "name",
+    "type": "type",
+    "identitytype": "type",
+    "roleattributes": "roles",
+    "roles": "roles",
+    "ca": "ca",
+    "certificateauthority": "ca",
+}
+IMPORT_HEADER = "name,type,role_attributes,ca"
+
+
+class ImportRow(TypedDict):
+    """A row of a CSV import as read and checked; stored as such in IdentityImport.rows."""
+
+    line: int
+    name: str
+    type: str
+    roles: list[str]
+    ca: str | None
+    ca_name: str
+    problems: list[str]
+
+
+def _import_columns(header: list[str]) -> list[str]:
+    columns = []
+    for cell in header:
+        key = "".join(c for c in cell.lower() if c.isalnum())
+        if key not in _IMPORT_COLUMNS:
+            raise InvalidIdentity(
+                f'the column "{cell.strip()}" is not one of {IMPORT_HEADER}; '
+                "the first line names the columns",
+                "file",
+            )
+        columns.append(_IMPORT_COLUMNS[key])
+    missing = {"name", "type"} - set(columns)
+    if missing or len(set(columns)) != len(columns):
+        raise InvalidIdentity(
+            f"the first line must name the columns, each once: {IMPORT_HEADER} (role_attributes and ca "
+            "may be left out)",
+            "file",
+        )
+    return columns
+
+
+def _import_ca_lookup() -> dict[str, CertificateAuthority]:
+    """Every CA by id and by lowered name: a CSV names a CA either way."""
+    lookup: dict[str, CertificateAuthority] = {}
+    for ca in CertificateAuthority.objects.all():
+        lookup[ca.id] = ca
+        lookup[ca.name.lower()] = ca
+    return lookup
+
+
+def _check_import_row(line: int, cells: dict[str, str], cas: dict[str, CertificateAuthority]) -> ImportRow:
+    """One row as the preview shows and the import creates it, with its problems in words."""
+    problems: list[str] = []
+    name = cells.get("name", "").strip()
+    try:
+        name = _validated_name(name)
+    except InvalidIdentity as exc:
+        problems.append(exc.message)
+    kind = ""
+    try:
+        kind = parse_identity_type(cells.get("type", "")).value
+    except InvalidIdentity as exc:
+        problems.append(exc.message)
+    roles: list[str] = []
+    try:
+        roles = _validated_roles(re.split(r"[;,]", cells.get("roles", "")))
+    except InvalidIdentity as exc:
+        problems.append(exc.message)
+    ca_name = cells.get("ca", "").strip()
+    ca = cas.get(ca_name) or cas.get(ca_name.lower()) if ca_name else None
+    if ca_name and ca is None:
+        problems.append(f'there is no certificate authority "{ca_name}"')
+    elif ca is not None and (refusal := ca.refusal_as_loaded(CaUse.OTT_ENROLLMENT)) is not None:
+        problems.append(f'the certificate authority "{ca.name}" {refusal}')
+    return {
+        "line": line,
+        "name": name,
+        "type": kind,
+        "roles": roles,
+        "ca": ca.id if ca is not None else None,
+        "ca_name": ca.name if ca is not None else ca_name,
+        "problems": problems,
+    }
+
+
+def read_identity_csv(data: bytes) -> list[ImportRow]:
+    """The preview of a CSV import: every row of the file checked by the rules of
+    create_identity, without creating anything. Each row carries its problems in words
+    (bad name, type, role attributes or CA; a name taken, or repeated in the file, in
+    any case).
+
+    The file is UTF-8 CSV whose first line names the columns (IMPORT_HEADER); role
+    attributes are separated by `;` or `,` within their cell. Raises InvalidIdentity
+    (field "file") when the file as a whole cannot be read: not text, no header, no
+    rows, more than MAX_IMPORT_ROWS rows or MAX_IMPORT_BYTES bytes.
+    """
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidIdentity(
+            f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it into smaller files",
+            "file",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidIdentity(
+            f"the file is not UTF-8 text (byte {exc.start + 1}); save it as CSV UTF-8", "file"
+        ) from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        # With the line each row ends on, as an editor counts: blank lines are skipped.
+        lines = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise InvalidIdentity(f"the file is not valid CSV: {exc}", "file") from exc
+    if not lines:
+        raise InvalidIdentity(f"the file is empty; its first line names the columns: {IMPORT_HEADER}", "file")
+    columns = _import_columns(lines[0][1])
+    if len(lines) == 1:
+        raise InvalidIdentity("the file names its columns but has no rows of identities", "file")
+    if len(lines) - 1 > MAX_IMPORT_ROWS:
+        raise InvalidIdentity(
+            f"the file has {len(lines) - 1} rows; at most {MAX_IMPORT_ROWS} are imported at once", "file"
+        )
+    cas = _import_ca_lookup()
+    rows = []
+    for line, cells in lines[1:]:
+        row = _check_import_row(line, dict(zip(columns, cells, strict=False)), cas)
+        if len(cells) > len(columns):
+            row["problems"].append(f"{len(cells)} cells, but the first line names {len(columns)} columns")
+        rows.append(row)
+    _mark_taken_names(rows)
+    return rows
+
+
+def _mark_taken_names(rows: list[ImportRow]) -> None:
+    first_line: dict[str, int] = {}
+    for row in rows:
+        key = row["name"].lower()
+        if key and key in first_line:
+            row["problems"].append(f"the name is on line {first_line[key]} already")
+        first_line.setdefault(key, row["line"])
+    names = [name for name in first_line if name]
+    taken: set[str] = set()
+    for start in range(0, len(names), IMPORT_CHUNK):  # under any database's parameter limit
+        taken |= names_taken(names[start : start + IMPORT_CHUNK])
+    for row in rows:
+        if row["name"].lower() in taken:
+            row["problems"].append(f'an identity named "{row["name"]}" already exists')
+
+
+def start_identity_import(rows: list[ImportRow], file_name: str = "") -> IdentityImport:
+    """Keep a previewed file's rows (read_identity_csv) for the admin to confirm."""
+    return IdentityImport.objects.create(rows=rows, file_name=file_name[:255])
+
+
+def confirm_identity_import(batch: IdentityImport, *, only_valid: bool) -> IdentityImport:
+    """Start creating the rows of a previewed import. With problems in the file, only
+    `only_valid` (the admin's explicit choice) goes on, and then only the good rows are
+    created; a bad row never is. Raises InvalidIdentity otherwise, or when nothing is
+    left to create, or the import was confirmed already."""
+    if batch.state != ImportState.PREVIEW:
+        raise InvalidIdentity("this import has been started already")
+    bad = len(batch.rows_with_problems)
+    if bad and not only_valid:
+        raise InvalidIdentity(
+            f"{bad} row{pluralize(bad)} of the file {'have' if bad > 1 else 'has'} problems: fix the file "
+            "and upload it again, or choose to create only the good rows"
+        )
+    if not batch.rows_to_create:
+        raise InvalidIdentity("no row of the file can be created: fix the file and upload it again")
+    won = IdentityImport.objects.filter(pk=batch.pk, state=ImportState.PREVIEW).update(
+        state=ImportState.RUNNING, only_valid=only_valid
+    )
+    if not won:
+        raise InvalidIdentity("this import has been started already")
+    batch.refresh_from_db()
+    return batch
+
+
+def continue_identity_import(batch: IdentityImport, chunk: int = IMPORT_CHUNK) -> IdentityImport:
+    """Create the next `chunk` rows of a confirmed import with create_identity, in one
+    transaction, and record how far it has come in the same one; the import is done
+    after its last row. The page (or the CLI) calls this until then, so no request
+    runs long, whatever the file's length.
+
+    A row that fails now (a name taken since the preview, a CA switched off) rolls its
+    whole chunk back; the import stops there with the reason, and the identities of
+    earlier chunks stay, with their JWTs. Calls on an import that is not running return
+    it as it is; two at once create each row once (the import's row is locked).
+    """
+    with transaction.atomic():
+        current = IdentityImport.objects.select_for_update().get(pk=batch.pk)
+        if current.state != ImportState.RUNNING:
+            return current
+        rows = current.rows_to_create
+        cas = {
+            ca.id: ca for ca in CertificateAuthority.objects.filter(pk__in={r["ca"] for r in rows if r["ca"]})
+        }
+        made: list[str] = []
+        row: dict[str, Any] = {}
+        try:
+            with transaction.atomic():
+                for row in rows[current.next_row : current.next_row + chunk]:
+                    if row["ca"] and row["ca"] not in cas:
+                        raise InvalidIdentity(f'the certificate authority "{row["ca_name"]}" is gone', "ca")
+                    identity, _ = create_identity(
+                        name=row["name"],
+                        identity_type=row["type"],
+                        role_attributes=row["roles"],
+                        ca=cas.get(row["ca"]),
+                    )
+                    made.append(identity.id)
+        except IdentityError as exc:
+            current.state = ImportState.STOPPED
+            current.stop_reason = f"line {row['line']} ({row['name']}): {exc.message}"
+        else:
+            current.created_ids = [*current.created_ids, *made]
+            current.next_row += len(made)
+            if current.next_row >= len(rows):
+                current.state = ImportState.DONE
+        current.save(update_fields=["state", "stop_reason", "created_ids", "next_row", "updated_at"])
+    return current
+
+
+def import_jwts(batch: IdentityImport) -> Iterator[tuple[str, str]]:
+    """(file name, JWT) of each identity the import created whose token is still pending,
+    signed now from its Enrollment row. File names are the identities' names made safe
+    for a file system; two that come out alike get the identity id too."""
+    seen: set[str] = set()
+    for start in range(0, len(batch.created_ids), IMPORT_CHUNK):
+        pending = (
+            Enrollment.objects.pending()
+            .filter(
+                identity_id__in=batch.created_ids[start : start + IMPORT_CHUNK], identity__is_disabled=False
+            )
+            .select_related("identity")
+            .order_by("identity__name")
+        )
+        for enrollment in pending:
+            stem = re.sub(r"[^A-Za-z0-9._-]+", "_", enrollment.identity.name).strip("._") or "identity"
+            if stem.lower() in seen:
+                stem = f"{stem}-{enrollment.identity_id}"
+            seen.add(stem.lower())
+            yield f"{stem}.jwt", enrollment_jwt(enrollment)
+
+
+def import_identities(
+    data: bytes,
+    *,
+    only_valid: bool = False,
+    file_name: str = "",
+    on_progress: Callable[[IdentityImport], None] | None = None,
+) -> IdentityImport:
+    """The CLI's import in one call: read the file, refuse it if a row has problems
+    (unless `only_valid`), then create the rows chunk by chunk as the console does,
+    telling `on_progress` after each chunk. Raises InvalidIdentity as read_identity_csv
+    and confirm_identity_import do; the returned import is DONE or STOPPED."""
+    rows = read_identity_csv(data)
+    bad = [row for row in rows if row["problems"]]
+    if bad and not only_valid:
+        first = bad[0]
+        raise InvalidIdentity(
+            f"{len(bad)} row{pluralize(len(bad))} of the file {'have' if len(bad) > 1 else 'has'} problems, "
+            f"the first on line {first['line']}: {'; '.join(first['problems'])}. Nothing was created; "
+            "fix the file, or create only the good rows"
+        )
+    batch = confirm_identity_import(start_identity_import(rows, file_name), only_valid=only_valid)
+    while batch.state == ImportState.RUNNING:
+        batch = continue_identity_import(batch)
+        if on_progress is not None:
+            on_progress(batch)
+    return batch

@@ -7,6 +7,12 @@ app_name = "identities"
 urlpatterns = [
     path("", views.identity_list, name="list"),
     path("new/", views.identity_create, name="create"),
+    # Before "<pk>/", which would take "import" for an identity id.
+    path("import/", views.import_upload, name="import-upload"),
+    path("import/<str:pk>/", views.import_detail, name="import"),
+    path("import/<str:pk>/confirm/", views.import_confirm, name="import-confirm"),
+    path("import/<str:pk>/step/", views.import_step, name="import-step"),
+    path("import/<str:pk>/jwts.zip", views.import_jwts, name="import-jwts"),
     path("<str:pk>/", views.identity_detail, name="detail"),
     path("<str:pk>/jwt/", views.identity_jwt, name="jwt"),
     path("<str:pk>/delete/", views.identity_delete, name="delete"),

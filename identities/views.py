@@ -7,7 +7,8 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -17,18 +18,20 @@ from authorities.models import RevokedCertificate
 from identities import services
 from identities.errors import IdentityError
 from identities.forms import (
+    ConfirmImportForm,
     DisableForm,
     IdentityCreateForm,
     IdentityEditForm,
+    IdentityImportForm,
     NewTokenForm,
     RequestExtendForm,
     RevokeForm,
 )
-from identities.models import Authenticator, Identity
+from identities.models import Authenticator, Identity, IdentityImport
 from identities.qr import qr_svg
 from identities.querysets import with_enrollment_state
 from kernel.errors import DomainError
-from kernel.responses import jwt_download
+from kernel.responses import jwt_download, zip_download
 
 PAGE_SIZE = 50
 # The sizes offered; anything else in ?per_page= falls back to PAGE_SIZE.
@@ -269,3 +272,74 @@ def identity_delete(request: HttpRequest, pk: str) -> HttpResponse:
         "authenticator_count": identity.authenticators.count(),
     }
     return render(request, "identities/confirm_delete.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = (
+        IdentityImportForm(request.POST, request.FILES) if request.method == "POST" else IdentityImportForm()
+    )
+    if form.is_bound and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            # One byte past the limit is enough for the service to say "too large".
+            rows = services.read_identity_csv(upload.read(services.MAX_IMPORT_BYTES + 1))
+        except IdentityError as error:
+            form.add_service_error(error)
+        else:
+            batch = services.start_identity_import(rows, upload.name or "")
+            return redirect("identities:import", pk=batch.pk)
+    context = {"form": form, "header": services.IMPORT_HEADER, "max_rows": services.MAX_IMPORT_ROWS}
+    return render(request, "identities/import_upload.html", context)
+
+
+# How many rows with problems the preview lists; the count covers them all.
+PREVIEW_PROBLEMS = 200
+
+
+@require_safe
+def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
+    batch = get_object_or_404(IdentityImport, pk=pk)
+    problems = batch.rows_with_problems
+    context = {
+        "batch": batch,
+        "problems": problems[:PREVIEW_PROBLEMS],
+        "problem_count": len(problems),
+        "good": batch.rows_to_create[:10],
+        "chunk": services.IMPORT_CHUNK,
+    }
+    return render(request, "identities/import_detail.html", context)
+
+
+@require_POST
+def import_confirm(request: HttpRequest, pk: str) -> HttpResponse:
+    batch = get_object_or_404(IdentityImport, pk=pk)
+    form = ConfirmImportForm(request.POST)
+    only_valid = form.is_valid() and form.cleaned_data["only_valid"]
+    try:
+        services.confirm_identity_import(batch, only_valid=only_valid)
+    except IdentityError as error:
+        messages.error(request, f"Nothing was created: {error.message}.")
+    return redirect("identities:import", pk=batch.pk)
+
+
+@require_POST
+def import_step(request: HttpRequest, pk: str) -> HttpResponse:
+    """One chunk of a running import: JSON for the page's script, else back to the page."""
+    batch = services.continue_identity_import(get_object_or_404(IdentityImport, pk=pk))
+    if "application/json" not in request.headers.get("Accept", ""):
+        return redirect("identities:import", pk=batch.pk)
+    return JsonResponse(
+        {"state": batch.state, "created": batch.next_row, "total": batch.total, "percent": batch.percent}
+    )
+
+
+# The JWTs are bearer credentials until redeemed: no cache may keep a copy.
+@never_cache
+@require_safe
+def import_jwts(request: HttpRequest, pk: str) -> HttpResponseBase:
+    batch = get_object_or_404(IdentityImport, pk=pk)
+    if not batch.created_ids:
+        raise Http404("this import has created no identity")
+    stem = batch.file_name.rsplit(".", 1)[0] or "identities"
+    return zip_download(services.import_jwts(batch), f"{stem}-jwts")

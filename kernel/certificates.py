@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from functools import lru_cache
 
 from asn1crypto import pem
@@ -51,26 +52,81 @@ def certificate_from_pem(stored_pem: str) -> x509.Certificate:
     return x509.load_pem_x509_certificate(stored_pem.encode())
 
 
+class PrivateKeySent(CertificateRejected):
+    """A private key came with the certificate: refused, and never kept or echoed."""
+
+
+# Any PEM private key: PKCS#8 (plain or encrypted), PKCS#1, SEC1, OpenSSH.
+_PRIVATE_KEY_ARMOR = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_DER_HINT = "openssl x509 -inform DER -in ca.cer -out ca.pem"
+
+
 def load_single_certificate(data: str | bytes, what: str = "certificate") -> x509.Certificate:
-    """Exactly one PEM certificate, or CertificateRejected saying what is wrong instead."""
+    """Exactly one certificate, PEM or DER, or CertificateRejected saying in words what
+    is wrong and how to fix it. Parser internals never reach the message.
+
+    A private key anywhere in the input is PrivateKeySent: the caller must neither keep
+    nor show the input.
+    """
     raw = data.encode() if isinstance(data, str) else data
     if len(raw) > MAX_PEM_BYTES:
-        raise CertificateRejected(f"the {what} is too large")
+        raise CertificateRejected(f"the {what} is too large: a certificate is a few kilobytes")
+    if _PRIVATE_KEY_ARMOR.search(raw):
+        raise PrivateKeySent(
+            f"the {what} holds a private key, so it was refused and nothing was kept. Treat that "
+            "key as exposed: it has left the machine it belongs on, so replace it (and what it "
+            "signed). Upload the certificate alone, the -----BEGIN CERTIFICATE----- block."
+        )
+    if not pem.detect(raw):
+        return _load_der(raw, what)
     try:
-        blocks = list(pem.unarmor(raw.strip(), multiple=True)) if pem.detect(raw) else []
+        blocks = list(pem.unarmor(raw.strip(), multiple=True))
     except (ValueError, TypeError) as exc:
-        raise CertificateRejected(f"the {what} is not valid PEM") from exc
+        raise CertificateRejected(
+            f"the {what} is not valid PEM: copy it again, whole, from -----BEGIN CERTIFICATE----- "
+            "to -----END CERTIFICATE-----"
+        ) from exc
+    kinds = [kind for kind, _headers, _der in blocks]
     certificates = [der for kind, _headers, der in blocks if kind == "CERTIFICATE"]
     if not certificates:
-        raise CertificateRejected(f"no PEM certificate found in the {what}")
-    if len(certificates) != 1 or len(blocks) != 1:
+        if "PKCS7" in kinds:
+            raise CertificateRejected(
+                f"the {what} is a PKCS#7 bundle; take the certificate out of it with "
+                "openssl pkcs7 -print_certs -in bundle.p7b -out ca.pem"
+            )
         raise CertificateRejected(
-            f"the {what} must hold exactly one PEM certificate, found {len(blocks)} PEM blocks"
+            f"no certificate found in the {what}: it holds {', '.join(kinds)}; upload the "
+            "-----BEGIN CERTIFICATE----- block"
+        )
+    if len(blocks) != 1:
+        raise CertificateRejected(
+            f"the {what} must hold exactly one PEM certificate, found {len(blocks)} PEM blocks: "
+            "upload only the one certificate, not a chain or bundle"
         )
     try:
         return x509.load_der_x509_certificate(certificates[0])
     except ValueError as exc:
-        raise CertificateRejected(f"the {what} could not be parsed: {exc}") from exc
+        raise CertificateRejected(
+            f"the {what} is damaged: its PEM block does not hold a readable certificate; copy it "
+            "again, whole, or export it anew"
+        ) from exc
+
+
+def _load_der(raw: bytes, what: str) -> x509.Certificate:
+    """A binary (DER, `.cer`) certificate, or words saying what to upload instead."""
+    try:
+        return x509.load_der_x509_certificate(raw)
+    except ValueError as exc:
+        if raw[:1] == b"\x30":  # an ASN.1 SEQUENCE: binary, but not one certificate
+            raise CertificateRejected(
+                f"the {what} is binary (DER) but not a single certificate; if it is a bundle "
+                "(.p7b), take the certificate out with openssl pkcs7 -inform DER -print_certs "
+                f"-in bundle.p7b -out ca.pem; a DER certificate converts with {_DER_HINT}"
+            ) from exc
+        raise CertificateRejected(
+            f"no certificate found in the {what}: give a PEM certificate (-----BEGIN CERTIFICATE-----) "
+            "or a DER (.cer) file"
+        ) from exc
 
 
 END_ENTITY_ONLY = (

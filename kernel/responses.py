@@ -1,6 +1,9 @@
 """Responses the console pages share."""
 
-from django.http import HttpResponse
+import zipfile
+from collections.abc import Iterable, Iterator
+
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 
@@ -9,5 +12,45 @@ def jwt_download(token: str, name: str) -> HttpResponse:
     response = HttpResponse(token, content_type="application/jwt")
     # Never None with as_attachment=True; the fallback only satisfies the type.
     disposition = content_disposition_header(as_attachment=True, filename=f"{name}.jwt")
+    response["Content-Disposition"] = disposition or "attachment"
+    return response
+
+
+class _Chunks:
+    """A write-only file for zipfile that hands on what was written since the last look."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def zip_stream(files: Iterable[tuple[str, str]]) -> Iterator[bytes]:
+    """The bytes of a ZIP of (file name, text), a file at a time."""
+    chunks = _Chunks()
+    with zipfile.ZipFile(chunks, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files:
+            archive.writestr(name, text)
+            yield chunks.take()
+    yield chunks.take()
+
+
+def zip_download(files: Iterable[tuple[str, str]], name: str) -> StreamingHttpResponse:
+    """A ZIP of (file name, text) as `<name>.zip`, written while it is sent: the files
+    are made one by one, so a large one starts at once and is never held whole."""
+    response = StreamingHttpResponse(zip_stream(files), content_type="application/zip")
+    disposition = content_disposition_header(as_attachment=True, filename=f"{name}.zip")
     response["Content-Disposition"] = disposition or "attachment"
     return response

@@ -19,7 +19,7 @@ from asn1crypto import csr as asn1_csr
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -174,14 +174,26 @@ class TestCA:
         return builder.sign(self.key, hashes.SHA256()), key
 
 
+# make_ca's defaults; a test passes None (or another value) to leave one out or spoil it.
+CA_TRUE = x509.BasicConstraints(ca=True, path_length=None)
+CA_KEY_USAGE = ca_key_usage()
+
+
 def make_ca(
-    common_name: str = "Fleet CA", *, days: int = 365, not_before: dt.datetime | None = None
+    common_name: str = "Fleet CA",
+    *,
+    days: int = 365,
+    not_before: dt.datetime | None = None,
+    key: Any = None,
+    constraints: x509.BasicConstraints | None = CA_TRUE,
+    key_usage: x509.KeyUsage | None = CA_KEY_USAGE,
 ) -> TestCA:
-    """A self-signed CA certificate with the extensions RFC 5280 asks of one."""
-    key = ec_key()
+    """A self-signed CA certificate with the extensions RFC 5280 asks of one, unless the
+    test asks for another key, other constraints or key usage, or none."""
+    key = key or ec_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -189,12 +201,15 @@ def make_ca(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(ca_key_usage(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
     )
-    return TestCA(cert=cert, key=key)
+    if constraints is not None:
+        builder = builder.add_extension(constraints, critical=True)
+    if key_usage is not None:
+        builder = builder.add_extension(key_usage, critical=True)
+    # Ed25519 signs without a separate hash.
+    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return TestCA(cert=builder.sign(key, algorithm), key=key)
 
 
 def write_cert_and_key(

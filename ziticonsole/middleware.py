@@ -62,16 +62,29 @@ def console_body_limit(
             and length > limit
             and not is_api_path(request.path)
         ):
-            messages.error(
-                request,
-                f"What you sent was {filesizeformat(length)}, more than the {filesizeformat(limit)} a form "
-                "may hold, so nothing was saved. A certificate is a few kilobytes: check that you chose "
-                "the right file.",
-            )
-            return HttpResponseRedirect(request.get_full_path(), status=303)
+            return oversized_form(request, length)
         return get_response(request)
 
     return middleware
+
+
+def oversized_form(request: HttpRequest, length: int | None = None) -> HttpResponse:
+    """Back to the form (a 303 to the same address) with words saying nothing was saved:
+    for a body too large and, from the 400 handler, for one with too many fields."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if length:
+        sent = (
+            f"What you sent was {filesizeformat(length)}, "
+            f"more than the {filesizeformat(limit)} a form may hold"
+        )
+    else:
+        sent = "What you sent was more than a form may hold"
+    messages.error(
+        request,
+        f"{sent}, so nothing was saved. A certificate is a few kilobytes: "
+        "check that you chose the right file.",
+    )
+    return HttpResponseRedirect(request.get_full_path(), status=303)
 
 
 def content_security_policy(

@@ -316,12 +316,21 @@ def refusal_body(status: int, message: str, *, api: bool) -> tuple[str, bytes]:
             status, "BAD_REQUEST"
         )
         return "application/json", json.dumps(error_envelope(code, message)).encode()
+    # Written here, in the event loop, before Django sees the request: the console's
+    # stylesheets and theme give it the console's look, with no template to render.
+    static = "/" + settings.STATIC_URL.strip("/")
     page = (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Request refused</title>"
-        "<body>"
-        f"<h1>Request refused</h1><p>The server did not process this request: {message}."
+        '<!doctype html><html lang="en" data-bs-theme="light"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<script src="{static}/js/theme.js"></script>'
+        f'<link rel="stylesheet" href="{static}/vendor/bootstrap/bootstrap.min.css">'
+        f'<link rel="stylesheet" href="{static}/css/console.css">'
+        "<title>Request refused · Ziti Controller</title>"
+        '<body class="bg-body-tertiary"><main class="container py-4"><div class="card shadow-sm">'
+        '<div class="card-body p-4">'
+        f'<h1 class="h4">Request refused</h1><p>The server did not process this request: {message}.'
         " Nothing was saved.</p>"
-        "<p>Go back and try again with less data.</p>"
+        '<p class="mb-0">Go back and try again with less data.</p></div></div></main>'
     )
     return "text/html; charset=utf-8", page.encode()
 

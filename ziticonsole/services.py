@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -65,6 +67,21 @@ class WeakAdminPassword(DomainError):
     """The admin password from the environment fails the console's password rules."""
 
 
+def _check_password(password: str, user: Any, source: str) -> None:
+    """The console's password rules (AUTH_PASSWORD_VALIDATORS), or WeakAdminPassword."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise WeakAdminPassword(" ".join(exc.messages), field=source) from exc
+
+
+def _write_generated_password(password: str) -> Path:
+    path = admin_password_path()
+    path.unlink(missing_ok=True)  # a stale file from a deleted database is not the password
+    write_private_file(path, f"{password}\n".encode())
+    return path
+
+
 def ensure_admin(password: str | None) -> Path | None:
     """Create the console admin on first start.
 
@@ -78,10 +95,7 @@ def ensure_admin(password: str | None) -> Path | None:
     if user_model.objects.filter(username=ADMIN_USERNAME).exists():
         return None
     if password:
-        try:
-            validate_password(password, user_model(username=ADMIN_USERNAME))
-        except ValidationError as exc:
-            raise WeakAdminPassword(" ".join(exc.messages), field="ZITI_ADMIN_PASSWORD") from exc
+        _check_password(password, user_model(username=ADMIN_USERNAME), "ZITI_ADMIN_PASSWORD")
     generated = not password
     password = password or secrets.token_urlsafe(18)
     try:
@@ -90,7 +104,28 @@ def ensure_admin(password: str | None) -> Path | None:
         return None  # another process created it a moment ago
     if not generated:
         return None
-    path = admin_password_path()
-    path.unlink(missing_ok=True)  # a stale file from a deleted database is not the password
-    write_private_file(path, f"{password}\n".encode())
-    return path
+    return _write_generated_password(password)
+
+
+class UnknownAccount(DomainError):
+    """No console account has that name."""
+
+
+def reset_admin_password(username: str, password: str | None) -> Path | None:
+    """Set a console account's password, for an admin locked out of the console.
+
+    `password` must pass the console's password rules (WeakAdminPassword otherwise, and
+    nothing changes); None generates one into DATA_DIR/admin-password (mode 0600) and
+    returns that path. The account's other sessions end (Django ties a session to the
+    password), and its failed-login throttle is lifted. Raises UnknownAccount.
+    """
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise UnknownAccount(f'there is no console account "{username}"', field="username")
+    if password is not None:
+        _check_password(password, user, "password")
+    chosen = password if password is not None else secrets.token_urlsafe(18)
+    user.set_password(chosen)
+    user.save(update_fields=["password"])
+    axes_reset(username=username)
+    return None if password is not None else _write_generated_password(chosen)

@@ -207,6 +207,8 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# A stale tab's form: a styled page that says to reload, not Django's debugging text.
+CSRF_FAILURE_VIEW = "ziticonsole.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

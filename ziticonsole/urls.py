@@ -6,6 +6,9 @@ from authorities.pki import CRL_PATH, OCSP_PATH
 from enrollment import pki_api
 from enrollment.api import API_PREFIX
 
+handler400 = "ziticonsole.views.bad_request"
+handler500 = "ziticonsole.views.server_error"
+
 urlpatterns = [
     # The enrollment API at the root (C SDK) and under the edge client prefix (Go SDKs).
     path("", include(("enrollment.urls", "api"))),
@@ -18,6 +21,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="identities:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("identities/", include("identities.urls")),
     path("certificate-authorities/", include("authorities.urls")),
 ]

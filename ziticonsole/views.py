@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
+
+from enrollment.errors import error_envelope
+from ziticonsole.middleware import is_api_path, oversized_form
 
 THROTTLED = "Too many failed logins for this account or from this address. Wait a few minutes and try again."
 
@@ -18,3 +23,34 @@ def login_throttled(request: HttpRequest, credentials: dict[str, Any] | None = N
     """
     context = {"form": AuthenticationForm(request), "throttled": THROTTLED}
     return render(request, "registration/login.html", context, status=429)
+
+
+# A form refused before any view ran: too many fields or files (Django's limits), or a
+# body it could not take. The admin gets the form back with words, as for a large body.
+_FORM_TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: the oversized-form words for a console form, else a styled page."""
+    if isinstance(exception, _FORM_TOO_LARGE) and request.method == "POST" and not is_api_path(request.path):
+        return oversized_form(request)
+    if is_api_path(request.path):
+        body = error_envelope("COULD_NOT_PARSE_BODY", "the request could not be understood")
+        return JsonResponse(body, status=400)
+    return render(request, "400.html", status=400)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a stale tab's form. It says what to do and nothing of why (the
+    reason names tokens and cookies, which helps no admin and tells an attacker much)."""
+    return render(request, "403_csrf.html", status=403)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the API keeps its envelope; the console gets its own look. Rendered
+    without context processors, as Django's own handler does, so nothing that failed is
+    asked again."""
+    if is_api_path(request.path):
+        body = error_envelope("UNHANDLED", "the controller could not answer this request; try again")
+        return JsonResponse(body, status=500)
+    return HttpResponseServerError(loader.get_template("500.html").render())

@@ -51,14 +51,14 @@ def test_a_new_ca_is_unverified_with_a_token_and_defaults(fleet):
 @pytest.mark.parametrize(
     ("certificate", "message"),
     [
-        (lambda ca: "not a certificate", "no PEM certificate"),
+        (lambda ca: "not a certificate", "no certificate found in the CA certificate"),
         (lambda ca: ca.pem + make_ca("Second").pem, "exactly one PEM certificate"),
         (lambda ca: pem(ca.issue("leaf")[0]), "not a CA certificate"),
         (
             lambda ca: make_ca("Old", days=1, not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).pem,
             "expired",
         ),
-        (lambda ca: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "could not be parsed"),
+        (lambda ca: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "is damaged"),
     ],
 )
 def test_bad_ca_certificates_are_refused_in_words(fleet, certificate, message):
@@ -139,7 +139,7 @@ def test_a_stale_copy_cannot_verify_with_a_used_token(fleet):
 def test_garbage_proof_is_refused(fleet):
     ca = create_certificate_authority(name="Fleet", certificate_pem=fleet.pem)
 
-    with pytest.raises(CertificateAuthorityError, match="no PEM certificate"):
+    with pytest.raises(CertificateAuthorityError, match="no certificate found"):
         verify_certificate_authority(ca, "hello")
 
 

@@ -115,26 +115,48 @@ def chromium() -> Iterator[Browser]:
 
 @dataclass
 class BrowserErrors:
-    """What the page complained about: console errors and uncaught exceptions."""
+    """What the page complained about: console errors and uncaught exceptions.
+
+    A test that opens an error page on purpose names its status with
+    @pytest.mark.http_errors(403, ...): the browser's note about it is then expected.
+    """
 
     messages: list[str] = field(default_factory=list)
+    expected_statuses: tuple[int, ...] = ()
 
     def on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.messages.append(f"console error at {message.location.get('url')}: {message.text}")
+        if message.type != "error":
+            return
+        if any(f"status of {status} " in message.text for status in self.expected_statuses):
+            return
+        self.messages.append(f"console error at {message.location.get('url')}: {message.text}")
 
     def on_page_error(self, error: Error) -> None:
         self.messages.append(f"uncaught exception: {error}")
 
 
 @pytest.fixture
-def page(chromium: Browser, controller: LiveController) -> Iterator[Page]:
+def color_scheme() -> str:
+    """The colour scheme the browser prefers; parametrize this name to run a test in "dark"."""
+    return "light"
+
+
+@pytest.fixture
+def page(
+    request: pytest.FixtureRequest, chromium: Browser, controller: LiveController, color_scheme: str
+) -> Iterator[Page]:
     """A fresh, signed-out tab on the live controller; every JavaScript error fails the test."""
-    context = chromium.new_context(ignore_https_errors=True, accept_downloads=True, base_url=controller.url)
+    context = chromium.new_context(
+        ignore_https_errors=True,
+        accept_downloads=True,
+        base_url=controller.url,
+        color_scheme=color_scheme,  # type: ignore[arg-type]
+    )
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     expect.set_options(timeout=PAGE_TIMEOUT_MS)
     tab = context.new_page()
-    errors = BrowserErrors()
+    marker = request.node.get_closest_marker("http_errors")
+    errors = BrowserErrors(expected_statuses=tuple(marker.args) if marker else ())
     tab.on("console", errors.on_console)
     tab.on("pageerror", errors.on_page_error)
     try:

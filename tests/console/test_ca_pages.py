@@ -31,7 +31,7 @@ def add_ca(page: Page, name: str, *, pem: str | None = None, pem_file: Path | No
     if pem is not None:
         page.get_by_label("Or paste the PEM").fill(pem)
     if pem_file is not None:
-        page.get_by_label("PEM file").set_input_files(pem_file)
+        page.get_by_label("Certificate file").set_input_files(pem_file)
     page.get_by_role("button", name="Add CA").click()
 
 
@@ -159,7 +159,9 @@ def test_a_ca_uploaded_as_a_file_is_verified_with_a_file(
 
     proof_file = tmp_path / "verify.pem"
     proof_file.write_text(pem_of(plant.issue(ca.verification_token, client_auth=False)[0]))
-    console.get_by_role("region", name="Verification").get_by_label("PEM file").set_input_files(proof_file)
+    console.get_by_role("region", name="Verification").get_by_label("Certificate file").set_input_files(
+        proof_file
+    )
     console.get_by_role("button", name="Verify CA").click()
     expect(console.get_by_role("status")).to_contain_text("Verified CA Plant CA")
     ca.refresh_from_db()
@@ -192,7 +194,7 @@ def test_a_certificate_registered_already_is_refused(console: Page) -> None:
 def test_garbage_and_two_sources_are_explained(console: Page, tmp_path: Path) -> None:
     add_ca(console, "Fleet CA", pem="hello")
     expect(console.locator("#div_id_certificate_pem")).to_contain_text(
-        "no PEM certificate found in the CA certificate"
+        "no certificate found in the CA certificate"
     )
     both = tmp_path / "fleet.pem"
     both.write_text(make_ca().pem)

@@ -159,10 +159,10 @@ class TestCreate:
     @pytest.mark.parametrize(
         ("certificate", "message"),
         [
-            (lambda: "hello, I am not a certificate", "no PEM certificate found in the CA certificate"),
+            (lambda: "hello, I am not a certificate", "no certificate found in the CA certificate"),
             (
                 lambda: "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
-                "the CA certificate could not be parsed",
+                "the CA certificate is damaged",
             ),
             (lambda: pem_of(make_ca().issue("device")[0]), "this is not a CA certificate"),
             (
@@ -217,15 +217,22 @@ class TestCreate:
         assert not ca.is_verified
 
     def test_a_refused_upload_is_explained_under_the_file_input(self, signed_in: Client, db: None) -> None:
-        der = make_ca().cert.public_bytes(serialization.Encoding.DER)
-        upload = SimpleUploadedFile("fleet-ca.der", der)
+        device = make_ca().issue("device")[0].public_bytes(serialization.Encoding.DER)
+        upload = SimpleUploadedFile("device.cer", device)
         response = signed_in.post(
             reverse("authorities:create"), {"name": "Fleet CA", "certificate_file": upload}
         )
         page = text_of(response)
         field = page.split('id="div_id_certificate_file"', 1)[1].split('id="div_id_certificate_pem"', 1)[0]
-        assert "no PEM certificate found in the CA certificate" in field
+        assert "this is not a CA certificate" in field
         assert not CertificateAuthority.objects.exists()
+
+    def test_a_der_file_registers_the_ca(self, signed_in: Client, db: None) -> None:
+        fleet = make_ca()
+        upload = SimpleUploadedFile("fleet-ca.cer", fleet.cert.public_bytes(serialization.Encoding.DER))
+        signed_in.post(reverse("authorities:create"), {"name": "Fleet CA", "certificate_file": upload})
+
+        assert CertificateAuthority.objects.get().certificate == fleet.cert
 
     @pytest.mark.parametrize(
         ("with_file", "with_text", "message"),
@@ -279,9 +286,9 @@ class TestVerify:
                 lambda ca, key: key.issue(ca.verification_token, days=1, not_before=days_ago(5))[0],
                 "the verification certificate expired on",
             ),
-            (lambda ca, key: None, "no PEM certificate found in the verification certificate"),
+            (lambda ca, key: None, "the verification certificate holds a private key"),
         ],
-        ids=["wrong CN", "wrong issuer", "expired", "not a certificate"],
+        ids=["wrong CN", "wrong issuer", "expired", "a private key"],
     )
     def test_a_failed_proof_is_explained_and_changes_nothing(
         self,
