@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from authorities.models import RevokedCertificate
 from identities import services
-from identities.errors import IdentityError
+from identities.errors import IdentityError, NoTokenToHandOut
 from identities.forms import (
     DisableForm,
     IdentityCreateForm,
@@ -249,12 +249,11 @@ def authenticator_request_extend(request: HttpRequest, pk: str, authenticator_pk
 @require_safe
 def identity_jwt(request: HttpRequest, pk: str) -> HttpResponse:
     identity = get_object_or_404(Identity, pk=pk)
-    enrollment = identity.enrollments.pending().select_related("identity").first()
-    if enrollment is None:
-        raise Http404("this identity has no pending enrollment")
-    if identity.is_disabled:
-        raise Http404("this identity is disabled: enable it before handing out its token")
-    return jwt_download(services.enrollment_jwt(enrollment), identity.name)
+    try:
+        token = services.download_enrollment_jwt(identity)
+    except NoTokenToHandOut as error:
+        raise Http404(error.message) from error
+    return jwt_download(token, identity.name)
 
 
 @require_http_methods(["GET", "POST"])
