@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -47,10 +50,49 @@ class Outcome(models.TextChoices):
     REFUSED = "refused", "Refused"
 
 
+# The latest events an identity's or CA's page shows; the audit page has the rest.
+HISTORY_LENGTH = 10
+
+
 class AuditRecordQuerySet(models.QuerySet["AuditRecord"]):
     def about(self, object_type: str, object_id: str) -> AuditRecordQuerySet:
         """The history of one object, newest first (the (object_type, object_id, at) index)."""
         return self.filter(object_type=object_type, object_id=object_id).order_by("-at", "-pk")
+
+    def history_of(self, object_type: str, object_id: str) -> list[AuditRecord]:
+        """What an object's page shows of its history: its latest events."""
+        return list(self.about(object_type, object_id)[:HISTORY_LENGTH])
+
+    def matching(
+        self,
+        *,
+        object_type: str | None = None,
+        object: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> AuditRecordQuerySet:
+        """The records the audit page's filters select; days are UTC days, `until` included."""
+        records = self
+        if object_type:
+            records = records.filter(object_type=object_type)
+        if object:
+            records = records.filter(Q(object_id=object) | Q(object_name__icontains=object))
+        if actor:
+            records = records.filter(Q(actor_ref=actor) | Q(actor_name__icontains=actor))
+        if action:
+            records = records.filter(action=action)
+        if outcome:
+            records = records.filter(outcome=outcome)
+        if since:
+            records = records.filter(at__gte=dt.datetime.combine(since, dt.time(), dt.UTC))
+        if until:
+            records = records.filter(
+                at__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC)
+            )
+        return records.order_by("-at", "-pk")
 
 
 class AuditRecord(models.Model):
@@ -86,6 +128,30 @@ class AuditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_name}"
+
+    @property
+    def detail_lines(self) -> list[str]:
+        """The detail as a person reads it: `reason: keyCompromise`, `name: kiosk → lobby`."""
+
+        def text(value: object) -> str:
+            if isinstance(value, list):
+                return ", ".join(text(v) for v in value) or "none"
+            if isinstance(value, bool):
+                return "yes" if value else "no"
+            return "none" if value is None else str(value)
+
+        def words(key: str) -> str:
+            return key.replace("_", " ")
+
+        lines = []
+        for key, value in self.detail.items():
+            if key == "changed" and isinstance(value, dict):
+                lines += [f"{words(field)}: {text(old)} → {text(new)}" for field, (old, new) in value.items()]
+            elif isinstance(value, dict):
+                lines += [f"{words(field)}: {text(v)}" for field, v in value.items()]
+            else:
+                lines.append(f"{words(key)}: {text(value)}")
+        return lines
 
     @property
     def actor_label(self) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from audit.models import AuditRecord, ObjectType
 from authorities import services
 from authorities.errors import CertificateAuthorityError
 from authorities.forms import CertificateAuthorityCreateForm, CertificateAuthorityEditForm, VerificationForm
@@ -35,7 +36,11 @@ def _certificate_facts(ca: CertificateAuthority) -> dict[str, Any]:
 def _detail_page(
     request: HttpRequest, ca: CertificateAuthority, verification_form: VerificationForm | None = None
 ) -> HttpResponse:
-    context: dict[str, Any] = {"ca": ca, "certificate": _certificate_facts(ca)}
+    context: dict[str, Any] = {
+        "ca": ca,
+        "certificate": _certificate_facts(ca),
+        "history": AuditRecord.objects.history_of(ObjectType.CA, ca.pk),
+    }
     if not ca.is_verified:
         context["recipe"] = services.verification_recipe(ca)
         context["verification_form"] = verification_form or VerificationForm()

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from audit.models import AuditRecord, ObjectType
 from authorities.models import RevokedCertificate
 from identities import services
 from identities.errors import IdentityError, NoTokenToHandOut
@@ -141,6 +142,7 @@ def identity_detail(request: HttpRequest, pk: str) -> HttpResponse:
         "new_token_form": NewTokenForm(),
         "revoke_form": RevokeForm(),
         "cert_days": settings.ZITI_IDENTITY_CERT_DAYS,
+        "history": AuditRecord.objects.history_of(ObjectType.IDENTITY, identity.pk),
     }
     return render(request, "identities/detail.html", context)
 

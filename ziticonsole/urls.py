@@ -20,4 +20,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("identities/", include("identities.urls")),
     path("certificate-authorities/", include("authorities.urls")),
+    path("audit/", include("audit.urls")),
 ]
