@@ -8,13 +8,14 @@ from typing import Any
 from django import forms
 
 from audit.models import Action, ObjectType, Outcome
+from kernel.forms import FilterForm
 
 
 def _optional(choices: list[tuple[str, str]], everything: str) -> list[tuple[str, str]]:
     return [("", everything), *choices]
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(FilterForm):
     object_type = forms.ChoiceField(
         label="Object type", required=False, choices=_optional(ObjectType.choices, "Any object")
     )
@@ -45,8 +46,3 @@ class AuditFilterForm(forms.Form):
         if isinstance(since, dt.date) and isinstance(until, dt.date) and since > until:
             self.add_error("until", "The end of the period is before its start.")
         return cleaned
-
-    def filters(self) -> dict[str, Any]:
-        """The filters that parsed (all of them for a valid form); a bad one is dropped."""
-        self.is_valid()
-        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}

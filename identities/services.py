@@ -330,6 +330,37 @@ def download_enrollment_jwt(identity: Identity) -> str:
     return enrollment_jwt(enrollment)
 
 
+def set_identities_disabled(identities: Iterable[Identity], disabled: bool) -> list[Identity]:
+    """Disable (or enable) each identity as set_identity_disabled does, in one
+    transaction: all of them or, on any error, none."""
+    with transaction.atomic():
+        return [set_identity_disabled(identity, disabled) for identity in identities]
+
+
+def delete_identities(identities: Iterable[Identity]) -> int:
+    """Delete each identity as delete_identity does, in one transaction; how many."""
+    count = 0
+    with transaction.atomic():
+        for identity in identities:
+            delete_identity(identity)
+            count += 1
+    return count
+
+
+def download_enrollment_jwts(identities: Iterable[Identity]) -> tuple[dict[str, str], list[Identity]]:
+    """The JWTs of those identities that have a token to hand out (name → JWT), each
+    recorded as download_enrollment_jwt records it, and the identities skipped."""
+    tokens: dict[str, str] = {}
+    skipped = []
+    with transaction.atomic():
+        for identity in identities:
+            try:
+                tokens[identity.name] = download_enrollment_jwt(identity)
+            except NoTokenToHandOut:
+                skipped.append(identity)
+    return tokens, skipped
+
+
 def _chosen_expiry(expires_at: dt.datetime | None) -> dt.datetime:
     if expires_at is None:
         return enrollment_expiry(None)

@@ -7,6 +7,7 @@ app_name = "identities"
 urlpatterns = [
     path("", views.identity_list, name="list"),
     path("new/", views.identity_create, name="create"),
+    path("bulk/", views.identity_bulk, name="bulk"),
     path("<str:pk>/", views.identity_detail, name="detail"),
     path("<str:pk>/jwt/", views.identity_jwt, name="jwt"),
     path("<str:pk>/delete/", views.identity_delete, name="delete"),
