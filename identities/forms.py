@@ -122,8 +122,9 @@ class BulkAction(models.TextChoices):
     DOWNLOAD_JWTS = "jwts", "Download JWTs"
 
 
-# More than the largest page: a bulk action starts from the selected rows of one page.
-MAX_BULK_IDS = 1000
+# More than the largest page (a bulk action starts from the selected rows of one page),
+# and below Django's limit on the number of form fields.
+MAX_BULK_IDS = 500
 
 
 class IdentityIdsField(forms.Field):

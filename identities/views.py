@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -38,6 +38,7 @@ from identities.models import Authenticator, Enrollment, Identity
 from identities.qr import qr_svg
 from identities.querysets import listed_identities, with_enrollment_state
 from kernel.errors import DomainError
+from kernel.listing import sort_headers
 from kernel.responses import jwt_download, jwt_zip_download
 
 # The list's sortable columns: (sort key, header); None for one that does not sort.
@@ -52,23 +53,6 @@ LIST_COLUMNS = [
 
 def _identity_with_state(pk: str) -> Identity:
     return get_object_or_404(with_enrollment_state(Identity.objects.all()), pk=pk)
-
-
-def _sort_headers(sort: str) -> list[dict[str, Any]]:
-    """Each column's header link: sorting by it, or turning it round when it is the one."""
-    headers = []
-    for key, label in LIST_COLUMNS:
-        current = key is not None and sort.lstrip("-") == key
-        descending = sort.startswith("-")
-        headers.append(
-            {
-                "key": key,
-                "label": label,
-                "next": f"-{key}" if current and not descending else key,
-                "aria_sort": ("descending" if descending else "ascending") if current else None,
-            }
-        )
-    return headers
 
 
 @require_safe
@@ -90,7 +74,7 @@ def identity_list(request: HttpRequest) -> HttpResponse:
         "expiring": filters.get("expiring"),
         "page": page,
         "page_range": page.paginator.get_elided_page_range(page.number),
-        "headers": _sort_headers(sort),
+        "headers": sort_headers(LIST_COLUMNS, sort),
         "sort": sort,
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
@@ -359,7 +343,8 @@ def _without_token(identities: list[Identity]) -> list[Identity]:
     return [i for i in identities if i.pk not in pending]
 
 
-# The JWTs are bearer credentials until redeemed: no cache may keep a copy.
-@never_cache
 def _jwt_zip(tokens: dict[str, str]) -> HttpResponse:
-    return jwt_zip_download(tokens, f"enrollment-jwts-{timezone.now():%Y%m%d-%H%M%S}.zip")
+    response = jwt_zip_download(tokens, f"enrollment-jwts-{timezone.now():%Y%m%d-%H%M%S}.zip")
+    # The JWTs are bearer credentials until redeemed: no cache may keep a copy.
+    add_never_cache_headers(response)
+    return response
