@@ -92,7 +92,7 @@ class IdentityListForm(FilterForm):
     )
     ca = forms.ModelChoiceField(
         label="Certificate authority",
-        queryset=CertificateAuthority.objects.order_by("name"),
+        queryset=CertificateAuthority.objects.only("id", "name").order_by("name"),
         required=False,
         empty_label="Any CA",
     )

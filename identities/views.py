@@ -66,7 +66,7 @@ def identity_list(request: HttpRequest) -> HttpResponse:
     # States for this page's rows only: over the whole table PostgreSQL plans the EXISTS
     # checks as hashed scans of every enrollment, once per page view.
     ids = list(page.object_list)
-    rows = {i.pk: i for i in with_enrollment_state(Identity.objects.filter(pk__in=ids))}
+    rows = {i.pk: i for i in with_enrollment_state(Identity.objects.filter(pk__in=ids).order_by())}
     context = {
         "identities": [rows[pk] for pk in ids if pk in rows],
         "form": form,
