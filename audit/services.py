@@ -68,6 +68,11 @@ def record(
         )
 
 
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """What an edit changed, as `detail["changed"]` of its record: field → [was, is]."""
+    return {field: [before[field], value] for field, value in after.items() if before[field] != value}
+
+
 def as_exported(entry: AuditRecord) -> dict[str, Any]:
     """One record as a line of the JSON export: flat, named for a SIEM to map."""
     return {

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import Action, ObjectType, Outcome
-from audit.services import record
+from audit.services import changed_fields, record
 from authorities.errors import (
     CertificateAlreadyRevoked,
     CertificateAuthorityError,
@@ -160,10 +160,7 @@ def update_certificate_authority(
         with transaction.atomic():
             ca.save()
             after = _settings_of(ca)
-            changed = {
-                field: [before[field], after[field]] for field in after if before[field] != after[field]
-            }
-            _audit(Action.CA_UPDATED, ca, changed=changed)
+            _audit(Action.CA_UPDATED, ca, changed=changed_fields(before, after))
     except IntegrityError as exc:
         ca.refresh_from_db()
         raise CertificateAuthorityError(f'a CA named "{name}" already exists', "name") from exc

@@ -17,7 +17,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from audit.models import Action, ObjectType
-from audit.services import record
+from audit.services import changed_fields, record
 from authorities import services as authorities
 from authorities.jwt import sign_enrollment_claims
 from authorities.models import CaUse, CertificateAuthority, RevocationReason, RevokedCertificate
@@ -131,10 +131,7 @@ def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[
     try:
         with transaction.atomic():
             identity.save(update_fields=["name", "role_attributes", "updated_at"])
-            changed = {
-                field: [before[field], after[field]] for field in after if before[field] != after[field]
-            }
-            _audit(Action.IDENTITY_UPDATED, identity, changed=changed)
+            _audit(Action.IDENTITY_UPDATED, identity, changed=changed_fields(before, after))
     except IntegrityError as exc:
         taken = identity.name
         identity.refresh_from_db()  # the caller keeps an object that matches the database
