@@ -21,6 +21,17 @@ IDENTITY_SORTS: dict[str, tuple[str, ...]] = {
 DEFAULT_IDENTITY_SORT = "name"
 
 
+def _state_tests(now: dt.datetime) -> tuple[Exists, Exists, Exists]:
+    """EXISTS tests of an identity (the outer row): it holds a certificate; it has a
+    pending token; it has an unconsumed token that expired."""
+    own = OuterRef("pk")
+    return (
+        Exists(Authenticator.objects.filter(identity=own)),
+        Exists(Enrollment.objects.pending(now).filter(identity=own)),
+        Exists(Enrollment.objects.unconsumed().filter(identity=own, expires_at__lte=now)),
+    )
+
+
 def with_enrollment_state(
     identities: QuerySet[Identity], now: dt.datetime | None = None
 ) -> QuerySet[Identity]:
@@ -33,13 +44,8 @@ def with_enrollment_state(
     An identity with a certificate reads as enrolled even while a new token is
     pending; `has_pending_enrollment` still says whether there is a JWT to hand out.
     """
-    now = now or timezone.now()
-    own = OuterRef("pk")
-    expired = Exists(Enrollment.objects.unconsumed().filter(identity=own, expires_at__lte=now))
-    return identities.annotate(
-        is_enrolled=Exists(Authenticator.objects.filter(identity=own)),
-        has_pending_enrollment=Exists(Enrollment.objects.pending(now).filter(identity=own)),
-    ).annotate(
+    enrolled, pending, expired = _state_tests(now or timezone.now())
+    return identities.annotate(is_enrolled=enrolled, has_pending_enrollment=pending).annotate(
         enrollment_state=Case(
             When(is_enrolled=True, then=Value(EnrollmentState.ENROLLED.value)),
             When(has_pending_enrollment=True, then=Value(EnrollmentState.PENDING.value)),
@@ -48,6 +54,22 @@ def with_enrollment_state(
             output_field=CharField(),
         ),
     )
+
+
+def in_enrollment_state(identities: QuerySet[Identity], state: str, now: dt.datetime) -> QuerySet[Identity]:
+    """The identities whose enrollment_state (as with_enrollment_state says) is `state`.
+
+    As (NOT) EXISTS conditions rather than a test of the CASE, so the database can plan
+    them as semi- and anti-joins.
+    """
+    enrolled, pending, expired = _state_tests(now)
+    condition = {
+        EnrollmentState.ENROLLED: enrolled,
+        EnrollmentState.PENDING: ~enrolled & pending,
+        EnrollmentState.EXPIRED: ~enrolled & ~pending & expired,
+        EnrollmentState.NONE: ~enrolled & ~pending & ~expired,
+    }[EnrollmentState(state)]
+    return identities.filter(condition)
 
 
 def holds_internal_serial(serial: str) -> bool:
@@ -104,13 +126,13 @@ def listed_identities(
         identities = identities.filter(
             Exists(Authenticator.objects.filter(identity=own, not_after__lte=horizon))
         )
-    if state or sort.lstrip("-") == "state":
+    if state:
+        identities = in_enrollment_state(identities, state, now)
+    if sort.lstrip("-") == "state":
         identities = with_enrollment_state(identities, now).annotate(
             enrollment_rank=Case(
                 *(When(enrollment_state=s.value, then=Value(rank)) for rank, s in enumerate(EnrollmentState)),
                 output_field=IntegerField(),
             )
         )
-    if state:
-        identities = identities.filter(Q(enrollment_state=state))
     return identities.order_by(*_ordering(sort))

@@ -3,6 +3,22 @@
 import django.utils.timezone
 from django.db import migrations, models
 
+# The role-attribute filter is jsonb containment (@>) on PostgreSQL, which a GIN index
+# answers; SQLite has no index for elements of a JSON list, and scans.
+GIN_INDEX = "identity_role_attributes_gin"
+
+
+def add_role_attributes_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            f"CREATE INDEX {GIN_INDEX} ON identities_identity USING gin (role_attributes jsonb_path_ops)"
+        )
+
+
+def drop_role_attributes_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"DROP INDEX IF EXISTS {GIN_INDEX}")
+
 
 class Migration(migrations.Migration):
 
@@ -28,4 +44,5 @@ class Migration(migrations.Migration):
             model_name='identity',
             index=models.Index(fields=['identity_type', 'created_at', 'id'], name='identity_type_created'),
         ),
+        migrations.RunPython(add_role_attributes_index, drop_role_attributes_index),
     ]
