@@ -355,3 +355,50 @@ class TestDevices:
         assert (unknown.object_id, unknown.detail["code"]) == ("", "INVALID_ENROLLMENT_TOKEN")
         assert "no-such-token" not in trail_text()
         assert enrollment.token not in trail_text()
+
+
+@pytest.mark.django_db
+class TestCertificatesAndAutoEnrollment:
+    def test_a_renewal_is_recorded_when_asked_for_and_when_taken_up(self) -> None:
+        from authorities.pki import issue_identity_certificate
+        from enrollment.services import redeem_ott
+        from identities.services import complete_extension, hold_extension, request_certificate_extension
+        from tests.helpers import ec_key
+
+        identity, enrollment = create_identity(name="kiosk", identity_type="Device")
+        redeem_ott(enrollment.token, csr_pem())
+        authenticator = identity.authenticators.get()
+        old_serial = authenticator.serial
+        request_certificate_extension(authenticator, roll_keys=True)
+        renewed = issue_identity_certificate(ec_key().public_key(), identity.pk)
+        hold_extension(authenticator, renewed)
+        complete_extension(authenticator, renewed)
+
+        requested = AuditRecord.objects.get(action=Action.RENEWAL_REQUESTED)
+        assert requested.detail == {"serial": old_serial, "roll_keys": True}
+        renewal = AuditRecord.objects.get(action=Action.CERTIFICATE_RENEWED)
+        assert renewal.detail["previous_serial"] == old_serial
+        assert renewal.detail["serial"] == format(renewed.serial_number, "x")
+        assert renewal.detail["rekeyed"] is True
+        # The renewal's own record names the certificate it revoked (superseded).
+        assert not AuditRecord.objects.filter(action=Action.CERTIFICATE_REVOKED).exists()
+
+    def test_an_auto_enrollment_records_the_new_identity_and_its_ca(self) -> None:
+        from enrollment.services import enroll_with_ca
+
+        fleet = make_ca("Fleet CA")
+        ca = create_certificate_authority(name="Fleet", certificate_pem=fleet.pem, auto_ca_enrollment=True)
+        proof, _ = fleet.issue(ca.verification_token, client_auth=False)
+        verify_certificate_authority(ca, proof.public_bytes(Encoding.PEM))
+        certificate, _ = fleet.issue("sensor-7")
+        with acting_as(Actor("device", "", address="203.0.113.5", channel="client-api")):
+            identity = enroll_with_ca(certificate, None)
+
+        entry = AuditRecord.objects.get(action=Action.ENROLLMENT_SUCCEEDED)
+        assert (entry.object_id, entry.object_name) == (identity.pk, "Fleet-sensor-7")
+        assert (entry.actor_kind, entry.actor_address, entry.detail["method"], entry.detail["ca"]) == (
+            "device",
+            "203.0.113.5",
+            "ca",
+            "Fleet",
+        )
