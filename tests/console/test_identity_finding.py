@@ -189,3 +189,30 @@ class TestFilters:
         html = signed_in.get(reverse("identities:list"), {"role": "nobody"}).content.decode()
         assert "No identities match these filters." in html
         assert "Show all identities" in html
+
+
+class TestBoundedCount:
+    def test_a_filter_no_index_answers_counts_only_up_to_the_bound(
+        self, signed_in: Client, make_identity: IdentityFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from identities import views
+
+        monkeypatch.setattr(views, "COUNT_BOUND", 12)
+        for n in range(15):
+            make_identity(f"node-{n:02}", role_attributes=("lab",))
+        html = signed_in.get(reverse("identities:list"), {"role": "lab", "per_page": "10"}).content.decode()
+        assert "More than 12 identities matching the filters" in html
+        assert 'href="?role=lab&amp;per_page=10&amp;page=2"' in html
+        second = listed(signed_in, role="lab", page="2", per_page="10")
+        assert second == ["node-10", "node-11", "node-12"]  # counted as far as the bound and one more
+
+    def test_a_filter_an_index_answers_counts_them_all(
+        self, signed_in: Client, make_identity: IdentityFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from identities import views
+
+        monkeypatch.setattr(views, "COUNT_BOUND", 12)
+        for n in range(15):
+            make_identity(f"node-{n:02}")
+        html = signed_in.get(reverse("identities:list"), {"identity_type": "Device"}).content.decode()
+        assert "15 identities matching the filters" in html
