@@ -3,33 +3,17 @@ list pages are timed and their query plans recorded. It asserts nothing about sp
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.scenarios import FILTERED_PAGES
-
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.bench.running import run_bench
 
 
 def test_the_console_alone_times_every_list_page_and_explains_the_filtered_ones(tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZITI_", "DJANGO_", "DATABASE_URL"))}
     args = ["--console-only", "--no-postgres", "--console-identities", "30", "--console-repeats", "1"]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", *args, "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    results, report = run_bench(args, tmp_path / "results.json")
 
-    sqlite = json.loads(out.read_text())["databases"]["sqlite"]
+    sqlite = results["databases"]["sqlite"]
     assert sqlite["status"] == "ok", sqlite.get("reason")
     assert "auto_enrollment" not in sqlite
     console = sqlite["console"]
@@ -41,4 +25,4 @@ def test_the_console_alone_times_every_list_page_and_explains_the_filtered_ones(
     for queries in plans.values():
         assert queries, "every filtered page reads identities"
         assert all(query["plan"] for query in queries)
-    assert "type Device, newest first" in done.stdout  # the printed table
+    assert "type Device, newest first" in report  # the printed table
