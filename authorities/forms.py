@@ -8,11 +8,12 @@ from typing import Any
 from django import forms
 
 from authorities.errors import PrivateKeyRefused
+from authorities.listing import CA_SORTS, DEFAULT_CA_SORT
 from authorities.models import DEFAULT_IDENTITY_NAME_FORMAT
 from authorities.services import NAME_FORMAT_PLACEHOLDERS
 from kernel.certificates import MAX_PEM_BYTES
 from kernel.errors import DomainError
-from kernel.forms import RoleAttributesField, ServiceErrorsForm
+from kernel.forms import FilterForm, RoleAttributesField, ServiceErrorsForm
 from kernel.names import MAX_NAME_LENGTH
 
 PEM_PLACEHOLDER = "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----"
@@ -148,3 +149,34 @@ class CertificateAuthorityEditForm(CertificateAuthoritySettingsForm):
 
 class VerificationForm(CertificateUploadForm):
     """The proof-of-possession certificate: CN = the token, signed by the CA's key."""
+
+
+class CaListForm(FilterForm):
+    """The CA list's search, filters and sort, as its URL carries them."""
+
+    q = forms.CharField(label="Search by name or fingerprint", required=False, max_length=MAX_NAME_LENGTH)
+    state = forms.ChoiceField(
+        label="Verification",
+        required=False,
+        choices=[("", "Any"), ("verified", "Verified"), ("unverified", "Unverified")],
+    )
+    use = forms.ChoiceField(
+        label="Enabled for",
+        required=False,
+        choices=[
+            ("", "Anything"),
+            ("ott", "OTT CA enrollment"),
+            ("auto", "Auto enrollment"),
+            ("auth", "Authentication"),
+        ],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, key) for name in CA_SORTS for key in (name, f"-{name}")],
+        widget=forms.HiddenInput,
+    )
+
+    def listing(self) -> tuple[dict[str, Any], str]:
+        """The filters for listed_certificate_authorities and the sort, default filled in."""
+        filters = self.filters()
+        return filters, filters.pop("sort", DEFAULT_CA_SORT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import secrets
 
@@ -110,6 +111,15 @@ class CertificateAuthority(models.Model):
     @property
     def certificate(self) -> x509.Certificate:
         return certificate_from_pem(self.certificate_pem)
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        """When the CA certificate ends (read from the PEM, which has it)."""
+        return self.certificate.not_valid_after_utc
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
 
 
 class RevocationReason(models.TextChoices):

@@ -15,6 +15,8 @@ from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.models import Action, ObjectType, Outcome
+from audit.services import changed_fields, record
 from authorities.errors import (
     CertificateAlreadyRevoked,
     CertificateAuthorityError,
@@ -43,6 +45,25 @@ from kernel.names import MAX_NAME_LENGTH, clean_name, clean_role_attributes
 from kernel.secrets import write_private_file
 
 NAME_FORMAT_PLACEHOLDERS = ("[caName]", "[caId]", "[commonName]", "[requestedName]", "[identityId]")
+
+
+def _audit(
+    action: Action, ca: CertificateAuthority, outcome: Outcome = Outcome.SUCCEEDED, **detail: object
+) -> None:
+    """Record `action` on `ca`, in the caller's transaction."""
+    record(action, ObjectType.CA, ca.pk, ca.name, outcome=outcome, detail=detail)
+
+
+def _settings_of(ca: CertificateAuthority) -> dict[str, object]:
+    """What an admin sets on a CA, as its audit records show it."""
+    return {
+        "name": ca.name,
+        "ott_ca_enrollment": ca.is_ott_ca_enrollment_enabled,
+        "auto_ca_enrollment": ca.is_auto_ca_enrollment_enabled,
+        "authentication": ca.is_auth_enabled,
+        "identity_roles": ca.identity_roles,
+        "identity_name_format": ca.identity_name_format,
+    }
 
 
 def _validated_name(name: str) -> str:
@@ -209,7 +230,7 @@ def create_certificate_authority(
         raise CertificateAuthorityError(f'a CA named "{name}" already exists', "name")
     try:
         with transaction.atomic():
-            return CertificateAuthority.objects.create(
+            ca = CertificateAuthority.objects.create(
                 name=name,
                 certificate_pem=to_pem(cert),
                 fingerprint=fingerprint,
@@ -219,6 +240,8 @@ def create_certificate_authority(
                 identity_roles=roles,
                 identity_name_format=name_format,
             )
+            _audit(Action.CA_CREATED, ca, fingerprint=fingerprint, settings=_settings_of(ca))
+            return ca
     except IntegrityError as exc:
         # A concurrent upload of the same name or certificate won the race.
         raise CertificateAuthorityError("a CA with this name or certificate already exists") from exc
@@ -242,6 +265,7 @@ def update_certificate_authority(
     name = _validated_name(name)
     name_format = _validated_name_format(identity_name_format)
     roles = _validated_roles(identity_roles)
+    before = _settings_of(ca)
     ca.name = name
     ca.is_ott_ca_enrollment_enabled = ott_ca_enrollment
     ca.is_auto_ca_enrollment_enabled = auto_ca_enrollment
@@ -251,6 +275,8 @@ def update_certificate_authority(
     try:
         with transaction.atomic():
             ca.save()
+            after = _settings_of(ca)
+            _audit(Action.CA_UPDATED, ca, changed=changed_fields(before, after))
     except IntegrityError as exc:
         ca.refresh_from_db()
         raise CertificateAuthorityError(f'a CA named "{name}" already exists', "name") from exc
@@ -264,8 +290,21 @@ def verify_certificate_authority(
 
     The signature is checked with cryptography (not by comparing names), the
     certificate must be within its dates, and the token is single-use: it is cleared in
-    the same conditional update that marks the CA verified.
+    the same conditional update that marks the CA verified. Success and refusal are
+    both recorded (a failed proof of possession is a security event).
     """
+    try:
+        with transaction.atomic():
+            _verify(ca, verification_pem)
+            _audit(Action.CA_VERIFIED, ca)
+    except CertificateAuthorityError as exc:
+        _audit(Action.CA_VERIFICATION_REFUSED, ca, outcome=Outcome.REFUSED, reason=exc.message)
+        raise
+    ca.refresh_from_db()
+    return ca
+
+
+def _verify(ca: CertificateAuthority, verification_pem: str | bytes) -> None:
     if ca.is_verified:
         raise CertificateAuthorityError("this CA is already verified", "certificate")
     cert = _loaded_certificate(verification_pem, "verification certificate")
@@ -295,24 +334,26 @@ def verify_certificate_authority(
     ).update(is_verified=True, verified_at=now, verification_token="", updated_at=now)
     if not won:
         raise CertificateAuthorityError("this verification token has already been used", "certificate")
-    ca.refresh_from_db()
-    return ca
 
 
 def delete_certificate_authority(ca: CertificateAuthority) -> None:
     """Delete a CA. Certificates it issued stop authenticating; its pending tokens die."""
     with transaction.atomic():
+        _audit(Action.CA_DELETED, ca, fingerprint=ca.fingerprint)
         ca.delete()
 
 
 def ca_enrollment_jwt(ca: CertificateAuthority) -> str:
-    """The reusable auto-enrollment JWT of a CA that may be used for auto enrollment now.
+    """The reusable auto-enrollment JWT of a CA that may be used for auto enrollment now,
+    recorded as downloaded (console, CLI and the public client API alike).
 
-    Raises CertificateAuthorityError saying why not, otherwise.
+    Raises CertificateAuthorityError saying why not, otherwise; nothing is recorded then.
     """
     refusal = ca.refusal(CaUse.AUTO_ENROLLMENT)
     if refusal is not None:
         raise CertificateAuthorityError(f"this CA is not verified or has auto enrollment off: it {refusal}")
+    with transaction.atomic():
+        _audit(Action.CA_JWT_DOWNLOADED, ca)
     return sign_enrollment_claims({"em": "ca", "sub": ca.id, "jti": ca.id, "name": ca.name})
 
 

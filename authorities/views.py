@@ -11,10 +11,18 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from audit.models import AuditRecord, ObjectType
 from authorities import services
 from authorities.errors import CertificateAuthorityError
-from authorities.forms import CertificateAuthorityCreateForm, CertificateAuthorityEditForm, VerificationForm
+from authorities.forms import (
+    CaListForm,
+    CertificateAuthorityCreateForm,
+    CertificateAuthorityEditForm,
+    VerificationForm,
+)
+from authorities.listing import listed_certificate_authorities
 from authorities.models import CertificateAuthority
+from kernel.listing import sort_headers
 from kernel.responses import jwt_download
 
 
@@ -35,16 +43,41 @@ def _certificate_facts(ca: CertificateAuthority) -> dict[str, Any]:
 def _detail_page(
     request: HttpRequest, ca: CertificateAuthority, verification_form: VerificationForm | None = None
 ) -> HttpResponse:
-    context: dict[str, Any] = {"ca": ca, "certificate": _certificate_facts(ca)}
+    context: dict[str, Any] = {
+        "ca": ca,
+        "certificate": _certificate_facts(ca),
+        "history": AuditRecord.objects.history_of(ObjectType.CA, ca.pk),
+    }
     if not ca.is_verified:
         context["recipe"] = services.verification_recipe(ca)
         context["verification_form"] = verification_form or VerificationForm()
     return render(request, "authorities/detail.html", context)
 
 
+# The list's sortable columns: (sort key, header); None for one that does not sort.
+LIST_COLUMNS = [
+    ("name", "Name"),
+    ("state", "Verification"),
+    (None, "Fingerprint"),
+    ("expiry", "Expires"),
+    (None, "Enabled for"),
+    ("created", "Created"),
+]
+
+
 @require_safe
 def ca_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "authorities/list.html", {"cas": CertificateAuthority.objects.all()})
+    form = CaListForm(request.GET)
+    filters, sort = form.listing()
+    context = {
+        "cas": listed_certificate_authorities(**filters, sort=sort),
+        "any_ca": bool(filters) or CertificateAuthority.objects.exists(),
+        "filtered": bool(filters),
+        "form": form,
+        "sort": sort,
+        "headers": sort_headers(LIST_COLUMNS, sort),
+    }
+    return render(request, "authorities/list.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -18,6 +18,7 @@ class BenchConfig:
     enrollments: int | None  # per Python-client measurement; None: the default rule
     quick: bool
     serving_only: bool  # the wrk headline alone, without the Python-client scenarios
+    console_only: bool  # the console at scale alone: seeding, its pages, its queries
     wrk_clients: int  # the headline's client count
     wrk_many_clients: int  # the zero-error check's
     wrk_duration_s: int  # wrk -d of each headline run
@@ -94,6 +95,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--serving-only", action="store_true", help="only the wrk headline: TLS limit and serving paths"
     )
+    p.add_argument(
+        "--console-only",
+        action="store_true",
+        help="only the console at scale: seed --console-identities, time the list pages, count queries",
+    )
     p.add_argument("--wrk-clients", type=_positive, default=16, help="wrk connections of the headline")
     p.add_argument(
         "--wrk-many-clients", type=_positive, default=256, help="wrk connections of the zero-error check"
@@ -141,6 +147,7 @@ def from_args(argv: list[str] | None = None) -> BenchConfig:
         enrollments=args.enrollments,
         quick=quick,
         serving_only=args.serving_only,
+        console_only=args.console_only,
         wrk_clients=args.wrk_clients,
         wrk_many_clients=args.wrk_many_clients,
         wrk_duration_s=args.wrk_duration or (3 if quick else 10),

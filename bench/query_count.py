@@ -55,7 +55,29 @@ def _page_size_parameter(client: Any, default_rows: int | None) -> str | None:
     return None
 
 
-def count_queries(sizes: list[int], search: str) -> dict[str, Any]:
+def query_plans(client: Any, path: str) -> list[dict[str, Any]]:
+    """The database's plan (EXPLAIN) of each query of one GET of `path` that reads identities."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(path, secure=True)
+    plans = []
+    prefix = connection.ops.explain_query_prefix()
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        if not sql.startswith("SELECT") or "identities_identity" not in sql:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f"{prefix} {sql}")
+            rows = cursor.fetchall()
+        plans.append({"sql": sql, "plan": [" ".join(str(c) for c in row) for row in rows]})
+    return plans
+
+
+def count_queries(
+    sizes: list[int], search: str, plan_paths: tuple[str, ...] | list[str] = ()
+) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import setup_test_environment
@@ -81,6 +103,7 @@ def count_queries(sizes: list[int], search: str) -> dict[str, Any]:
         "search": {"q": search, "rows": search_rows, "queries": search_count},
         "page_size_parameter": parameter,
         "by_page_size": by_size,
+        "plans": {path: query_plans(client, path) for path in plan_paths},
     }
 
 
@@ -88,9 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10,50,200", help="page sizes to try, if the list takes one")
     parser.add_argument("--search", default="1", help="the q= of the search page")
+    parser.add_argument("--plans", default="", help="comma-separated list paths to EXPLAIN the queries of")
     args = parser.parse_args(argv)
     django.setup()
-    result = count_queries([int(s) for s in args.sizes.split(",")], args.search)
+    paths = [p for p in args.plans.split(",") if p]
+    result = count_queries([int(s) for s in args.sizes.split(",")], args.search, paths)
     json.dump(result, sys.stdout)
 
 

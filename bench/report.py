@@ -189,8 +189,11 @@ def render(results: dict[str, Any]) -> str:
     ]
     if not measured:
         return "\n".join(parts)
-    serving_only = not any("auto_enrollment" in db for _name, db in measured)
-    auto = [{"db": name, **db["auto_enrollment"]} for name, db in measured if not serving_only]
+    serving_only = not any("console" in db for _name, db in measured)
+    console_only = not any("auto_enrollment" in db for _name, db in measured) and not serving_only
+    auto = [
+        {"db": name, **db["auto_enrollment"]} for name, db in measured if not (serving_only or console_only)
+    ]
     console = [
         {
             "db": name,
@@ -208,6 +211,8 @@ def render(results: dict[str, Any]) -> str:
         if not serving_only
         for when, counts in db["console"]["query_count"].items()
     ]
+    if console_only:
+        return "\n".join([*parts, *_console_lines(console, queries)])
     parts += [
         "",
         "Serving paths (wrk, a C client; every request a new TLS connection with a full handshake"
@@ -228,18 +233,24 @@ def render(results: dict[str, Any]) -> str:
         "",
         "auto enrollment (POST /enroll?method=ca, a new mutual-TLS connection per device)",
         table(AUTO_COLUMNS, auto),
-        "",
-        "console, logged in, one keep-alive connection (time to the last byte of the page)",
-        table(CONSOLE_COLUMNS, console),
-        "",
-        "queries per console request (in-process, Django test client)",
-        table(QUERY_COLUMNS, queries),
+        *_console_lines(console, queries),
         "",
         f"workers (Python client: floor and ott enrollment at concurrency {options['workers_concurrency']}, "
         "every request on a new TLS connection)",
         table(WORKERS_COLUMNS, _workers_rows(results)),
     ]
     return "\n".join(parts)
+
+
+def _console_lines(console: list[dict[str, Any]], queries: list[dict[str, Any]]) -> list[str]:
+    return [
+        "",
+        "console, logged in, one keep-alive connection (time to the last byte of the page)",
+        table(CONSOLE_COLUMNS, console),
+        "",
+        "queries per console request (in-process, Django test client)",
+        table(QUERY_COLUMNS, queries),
+    ]
 
 
 def write_json(results: dict[str, Any], path: Path) -> None:

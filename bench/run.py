@@ -66,7 +66,7 @@ class DatabaseRun:
         ) as server:
             self.server = server
             scenarios.warm_up(server)
-            if self.supply is None:
+            if self.supply is None and not self.config.console_only:
                 # After the first start: serve has migrated the database and made the PKI,
                 # whose server certificate the TLS limit's nginx presents.
                 count = self.config.python_tokens_needed
@@ -81,6 +81,11 @@ class DatabaseRun:
     def run(self) -> dict[str, Any]:
         config = self.config
         result: dict[str, Any] = {"status": "running", "server_threads": config.server_threads}
+        if config.console_only:
+            with self.serving(config.workers) as server:
+                result["server_workers"] = config.workers
+                self.console_scenario(server, result)
+            return {**result, "status": "ok"}
         worker_runs = []
         # The main server last, so it can also serve its own workers measurement.
         order = [w for w in dict.fromkeys(config.worker_counts) if w != config.workers] + [config.workers]
@@ -133,6 +138,10 @@ class DatabaseRun:
         result["auto_enrollment"] = scenarios.auto_enrollment(
             server, config.auto, config.auto_concurrency, config.time_limit_s, self.workdir
         )
+        self.console_scenario(server, result)
+
+    def console_scenario(self, server: ServerProcess, result: dict[str, Any]) -> None:
+        config = self.config
         self.say(f"console with {config.console_identities} more identities")
         result["console"] = scenarios.console_at_scale(
             server, config.console_identities, config.console_repeats

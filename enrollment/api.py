@@ -23,6 +23,7 @@ from enrollment.middleware import client_certificate_of
 from enrollment.models import ApiSession
 from enrollment.parsers import AnyContentNegotiation, PemCsrParser, PemFileParser, Pkcs10Parser
 from identities.models import Authenticator
+from kernel.actors import Actor, acting_as
 
 VERSION = "1.0.0"
 API_PREFIX = "/edge/client/v1"
@@ -38,6 +39,12 @@ class EnrollmentApiView(APIView):
     """Public API: devices authenticate by token or certificate, never by cookie."""
 
     content_negotiation_class = AnyContentNegotiation
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # A device, known by its address until its token or certificate says which identity it is.
+        actor = Actor("device", "", address=request.META.get("REMOTE_ADDR"), channel="client-api")
+        with acting_as(actor):
+            return super().dispatch(request, *args, **kwargs)
 
 
 # Both answers are the same for every client until the controller restarts, and a device
@@ -100,6 +107,10 @@ class EnrollView(EnrollmentApiView):
 
     def post(self, request: Request) -> Response | HttpResponse:
         method = request.query_params.get("method", "")
+        with services.refusals_recorded(method, request.query_params.get("token")):
+            return self._enroll(request, method)
+
+    def _enroll(self, request: Request, method: str) -> Response | HttpResponse:
         if method == "ott":
             return self._enroll_ott(request)
         if method == "ottca":

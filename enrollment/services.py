@@ -8,6 +8,7 @@ what the device sent and calls identities.services to write them.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from django.conf import settings
 from django.utils import timezone
 
+from audit.models import Action, ObjectType, Outcome
+from audit.services import record
 from authorities.models import CaUse, CertificateAuthority, RevokedCertificate
 from authorities.pki import issue_identity_certificate, load_pki
 from authorities.services import render_identity_name
@@ -33,6 +36,7 @@ from identities.errors import (
     KeyInUse,
 )
 from identities.models import Authenticator, Enrollment, EnrollmentMethod, Identity
+from kernel.actors import Actor, acting_as, current_actor
 from kernel.certificates import (
     CertificateRejected,
     certificate_from_pem,
@@ -102,6 +106,40 @@ def _in_wire_codes() -> Iterator[None]:
         raise errors.CouldNotValidate(exc.message) from exc
 
 
+@contextmanager
+def as_device_of(identity: Identity) -> Iterator[None]:
+    """From here on the device acting is `identity`'s: it showed that identity's token or
+    certificate. Keeps the address and channel the request set."""
+    actor = current_actor() or Actor("device", "")
+    with acting_as(dataclasses.replace(actor, kind="identity", name=identity.name, ref=identity.id)):
+        yield
+
+
+@contextmanager
+def refusals_recorded(method: str, token: str | None) -> Iterator[None]:
+    """Record every enrollment the block refuses, with its wire code, then let it go on.
+
+    Recorded after the refused attempt's transaction rolled back, so the record stays.
+    The token itself is never recorded; it only finds the identity it belongs to.
+    """
+    try:
+        yield
+    except errors.EnrollmentError as exc:
+        enrollment = (
+            Enrollment.objects.select_related("identity").filter(token=token).first() if token else None
+        )
+        identity = enrollment.identity if enrollment is not None else None
+        record(
+            Action.ENROLLMENT_REFUSED,
+            ObjectType.IDENTITY,
+            identity.pk if identity else "",
+            identity.name if identity else "",
+            outcome=Outcome.REFUSED,
+            detail={"method": method[:16], "code": exc.code, "reason": exc.message},
+        )
+        raise
+
+
 def redeem_ott(token: str | None, csr_pem: str | bytes | None) -> IssuedCertificate:
     """Redeem a one-time token for a certificate signed by the internal PKI.
 
@@ -122,7 +160,7 @@ def redeem_ott(token: str | None, csr_pem: str | bytes | None) -> IssuedCertific
     csr = load_csr(csr_pem)
     identity = enrollment.identity
     certificate = issue_identity_certificate(csr.public_key(), identity.id)
-    with _in_wire_codes():
+    with _in_wire_codes(), as_device_of(identity):
         identities.redeem_enrollment(enrollment, certificate)
     return IssuedCertificate.of(identity, certificate)
 
@@ -181,7 +219,7 @@ def redeem_ottca(token: str | None, certificate: x509.Certificate | None) -> Ide
         verify_client_certificate(certificate, [ca.certificate])
     except CertificateRejected as exc:
         raise errors.CertFailedValidation(f"{exc} (expected CA: {ca.name})") from exc
-    with _in_wire_codes():
+    with _in_wire_codes(), as_device_of(enrollment.identity):
         identities.redeem_enrollment(enrollment, certificate, ca)
     return enrollment.identity
 
@@ -316,7 +354,8 @@ def verify_extended_certificate(
     except (ValueError, IndexError) as exc:
         raise errors.CertFailedValidation("clientCert is not a PEM certificate") from exc
     try:
-        return identities.complete_extension(authenticator, presented)
+        with as_device_of(authenticator.identity):
+            return identities.complete_extension(authenticator, presented)
     except ExtensionRefused as exc:
         raise errors.CertFailedValidation(exc.message) from exc
     except CertificateTaken as exc:

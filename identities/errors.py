@@ -47,3 +47,7 @@ class ExtensionRefused(IdentityError):
 
 class KeyInUse(ExtensionRefused):
     default_message = "the CSR's key belongs to another identity"
+
+
+class NoTokenToHandOut(IdentityError):
+    default_message = "this identity has no pending enrollment token to hand out"

@@ -33,7 +33,7 @@ class Identity(models.Model):
     identity_type = models.CharField(max_length=16, choices=IdentityType.choices)
     role_attributes = models.JSONField(default=list, blank=True)
     is_disabled = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -42,6 +42,13 @@ class Identity(models.Model):
         constraints = [
             # `LAPTOP` and `laptop` would be one device to an admin, two to a policy.
             models.UniqueConstraint(Lower("name"), name="identity_name_unique_ignoring_case"),
+        ]
+        # The console list's sorts, each with its tiebreaker, alone and after a type
+        # filter: a page of a million identities reads its rows from the index in order.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="identity_created"),
+            models.Index(fields=["identity_type", "name"], name="identity_type_name"),
+            models.Index(fields=["identity_type", "created_at", "id"], name="identity_type_created"),
         ]
 
     def __str__(self) -> str:

@@ -16,12 +16,14 @@ from typing import Any, TypedDict
 
 from cryptography import x509
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.dispatch import Signal
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from audit.models import Action, ObjectType
+from audit.services import changed_fields, record
 from authorities import services as authorities
 from authorities.jwt import sign_enrollment_claims
 from authorities.models import CaUse, CertificateAuthority, RevocationReason, RevokedCertificate
@@ -35,6 +37,7 @@ from identities.errors import (
     InvalidIdentity,
     KeyInUse,
     LifecycleRefused,
+    NoTokenToHandOut,
 )
 from identities.models import (
     Authenticator,
@@ -48,6 +51,11 @@ from identities.models import (
 )
 from kernel.certificates import certificate_from_pem, public_key_sha256, sha1_fingerprint, to_pem
 from kernel.names import clean_name, clean_role_attributes
+
+
+def _audit(action: Action, identity: Identity, **detail: object) -> None:
+    """Record `action` on `identity`, in the caller's transaction."""
+    record(action, ObjectType.IDENTITY, identity.pk, identity.name, detail=detail)
 
 
 def parse_identity_type(value: str) -> IdentityType:
@@ -131,6 +139,14 @@ def create_identity(
                 ca=ca,
                 expires_at=expires_at,
             )
+            _audit(
+                Action.IDENTITY_CREATED,
+                identity,
+                type=identity.identity_type,
+                role_attributes=identity.role_attributes,
+                enrollment_method=enrollment.method,
+                ca=ca.name if ca else None,
+            )
     except IntegrityError as exc:
         # The unique index is the arbiter; a check-then-insert would race.
         if names_taken([name]):
@@ -140,12 +156,18 @@ def create_identity(
 
 
 def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[str]) -> Identity:
-    """Rename an identity or change its roles; its type stays as created."""
+    """Rename an identity or change its roles; its type stays as created.
+
+    The change and its audit record (what was, what is) commit together.
+    """
+    before = {"name": identity.name, "role_attributes": identity.role_attributes}
     identity.name = _validated_name(name)
     identity.role_attributes = _validated_roles(role_attributes)
+    after = {"name": identity.name, "role_attributes": identity.role_attributes}
     try:
         with transaction.atomic():
             identity.save(update_fields=["name", "role_attributes", "updated_at"])
+            _audit(Action.IDENTITY_UPDATED, identity, changed=changed_fields(before, after))
     except IntegrityError as exc:
         taken = identity.name
         identity.refresh_from_db()  # the caller keeps an object that matches the database
@@ -179,6 +201,9 @@ def set_identity_disabled(
         identity.save(update_fields=["is_disabled", "updated_at"])
         if disabled:
             identity_disabled.send(sender=Identity, identity=identity)
+            _audit(Action.IDENTITY_DISABLED, identity, revoked_certificates=revoke)
+        else:
+            _audit(Action.IDENTITY_ENABLED, identity)
     return identity
 
 
@@ -190,6 +215,7 @@ def delete_identity(identity: Identity) -> None:
     """
     with transaction.atomic():
         _revoke_held_certificates(identity, RevocationReason.CESSATION_OF_OPERATION)
+        _audit(Action.IDENTITY_DELETED, identity, type=identity.identity_type)
         identity.delete()
 
 
@@ -203,7 +229,16 @@ def _revoke_held_certificates(identity: Identity, reason: RevocationReason | str
         for pem in filter(None, pems):
             certificate = certificate_from_pem(pem)
             if not RevokedCertificate.objects.is_revoked(format(certificate.serial_number, "x")):
-                revoked.append(authorities.revoke_certificate(certificate, reason))
+                revoked.append(_revoke(identity, certificate, reason))
+    return revoked
+
+
+def _revoke(
+    identity: Identity, certificate: x509.Certificate, reason: RevocationReason | str | None
+) -> RevokedCertificate:
+    """Revoke one certificate `identity` holds, and record it on the identity."""
+    revoked = authorities.revoke_certificate(certificate, reason)
+    _audit(Action.CERTIFICATE_REVOKED, identity, serial=revoked.serial, reason=revoked.reason)
     return revoked
 
 
@@ -282,12 +317,25 @@ def seed_identities(
                 Identity.objects.bulk_create(identities, batch_size=batch_size)
                 Enrollment.objects.bulk_create(batch, batch_size=batch_size)
                 enrollments.extend(batch)
+            # One record for the batch: a million rows of "created" would drown the trail.
+            record(
+                Action.IDENTITIES_SEEDED,
+                ObjectType.IDENTITY,
+                object_name=f"{stem}*",
+                detail={"count": count, "first": names[0], "last": names[-1]},
+            )
     except IntegrityError as exc:
         # The unique index is the arbiter: a concurrent writer took a name after our look.
         clash = first_taken()
         if clash is not None:
             raise IdentityNameTaken(clash) from exc
         raise
+    if connection.vendor == "postgresql":
+        # A bulk load leaves PostgreSQL's planner statistics behind (until autovacuum
+        # gets to it): planning the console's list on them took seconds at a million.
+        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Identity, Enrollment))
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {tables}")
     return enrollments
 
 
@@ -302,6 +350,58 @@ def enrollment_jwt(enrollment: Enrollment) -> str:
             "name": enrollment.identity.name,
         }
     )
+
+
+def download_enrollment_jwt(identity: Identity) -> str:
+    """The JWT of `identity`'s pending token, handed to an admin: recorded as downloaded.
+
+    Raises NoTokenToHandOut when it has none, or is disabled (enable it first); nothing
+    is recorded then.
+    """
+    if identity.is_disabled:
+        raise NoTokenToHandOut("this identity is disabled: enable it before handing out its token")
+    enrollment = identity.enrollments.pending().select_related("identity").first()
+    if enrollment is None:
+        raise NoTokenToHandOut()
+    with transaction.atomic():
+        _audit(
+            Action.JWT_DOWNLOADED,
+            identity,
+            method=enrollment.method,
+            expires_at=enrollment.expires_at.isoformat(),
+        )
+    return enrollment_jwt(enrollment)
+
+
+def set_identities_disabled(identities: Iterable[Identity], disabled: bool) -> list[Identity]:
+    """Disable (or enable) each identity as set_identity_disabled does, in one
+    transaction: all of them or, on any error, none."""
+    with transaction.atomic():
+        return [set_identity_disabled(identity, disabled) for identity in identities]
+
+
+def delete_identities(identities: Iterable[Identity]) -> int:
+    """Delete each identity as delete_identity does, in one transaction; how many."""
+    count = 0
+    with transaction.atomic():
+        for identity in identities:
+            delete_identity(identity)
+            count += 1
+    return count
+
+
+def download_enrollment_jwts(identities: Iterable[Identity]) -> tuple[dict[str, str], list[Identity]]:
+    """The JWTs of those identities that have a token to hand out (name → JWT), each
+    recorded as download_enrollment_jwt records it, and the identities skipped."""
+    tokens: dict[str, str] = {}
+    skipped = []
+    with transaction.atomic():
+        for identity in identities:
+            try:
+                tokens[identity.name] = download_enrollment_jwt(identity)
+            except NoTokenToHandOut:
+                skipped.append(identity)
+    return tokens, skipped
 
 
 def _chosen_expiry(expires_at: dt.datetime | None) -> dt.datetime:
@@ -352,6 +452,7 @@ def reissue_enrollment(identity: Identity, *, expires_at: dt.datetime | None = N
         if method == EnrollmentMethod.OTTCA and ca is None:
             raise LifecycleRefused("the third-party CA of this identity's token is gone; delete the identity")
         current = identity.enrollments.unconsumed().order_by("-created_at").first()
+        _audit(Action.TOKEN_REISSUED, identity, method=method, expires_at=expiry.isoformat())
         if current is None:
             return _new_token_for(identity, method, ca, expiry)
         if ca is not None and (refusal := ca.refusal(CaUse.OTT_ENROLLMENT)) is not None:
@@ -396,6 +497,7 @@ def reset_enrollment(
         method, ca = (EnrollmentMethod.OTTCA, latest.ca) if latest.ca else (EnrollmentMethod.OTT, None)
         _revoke_held_certificates(identity, reason)
         identity.authenticators.all().delete()
+        _audit(Action.ENROLLMENT_RESET, identity, method=method, reason=reason, expires_at=expiry.isoformat())
         return _new_token_for(identity, method, ca, expiry)
 
 
@@ -415,7 +517,8 @@ def revoke_identity_certificate(
             "this certificate was issued by a third-party CA, which publishes its own revocations; "
             "reset or delete the identity to stop it authenticating here"
         )
-    return authorities.revoke_certificate(certificate_from_pem(authenticator.certificate_pem), reason)
+    with transaction.atomic():
+        return _revoke(authenticator.identity, certificate_from_pem(authenticator.certificate_pem), reason)
 
 
 def request_certificate_extension(authenticator: Authenticator, *, roll_keys: bool = False) -> Authenticator:
@@ -427,9 +530,13 @@ def request_certificate_extension(authenticator: Authenticator, *, roll_keys: bo
     """
     if not authenticator.is_internal:
         raise ExtensionRefused("only certificates issued by this controller can be renewed")
-    Authenticator.objects.filter(pk=authenticator.pk).update(
-        is_extend_requested=True, is_key_roll_requested=roll_keys
-    )
+    with transaction.atomic():
+        Authenticator.objects.filter(pk=authenticator.pk).update(
+            is_extend_requested=True, is_key_roll_requested=roll_keys
+        )
+        _audit(
+            Action.RENEWAL_REQUESTED, authenticator.identity, serial=authenticator.serial, roll_keys=roll_keys
+        )
     authenticator.refresh_from_db()
     return authenticator
 
@@ -501,6 +608,13 @@ def complete_extension(authenticator: Authenticator, presented: x509.Certificate
                 current.save()
         except IntegrityError as exc:
             raise CertificateTaken() from exc
+        _audit(
+            Action.CERTIFICATE_RENEWED,
+            current.identity,
+            serial=current.serial,
+            previous_serial=format(old.serial_number, "x"),
+            rekeyed=current.key_rolled_at == now,
+        )
     return current
 
 
@@ -555,7 +669,15 @@ def redeem_enrollment(
         ).update(consumed_at=now)
         if not won:
             raise EnrollmentUsed()
-        return _record_authenticator(enrollment.identity, certificate, ca)
+        authenticator = _record_authenticator(enrollment.identity, certificate, ca)
+        _audit(
+            Action.ENROLLMENT_SUCCEEDED,
+            enrollment.identity,
+            method=enrollment.method,
+            serial=authenticator.serial,
+            ca=ca.name if ca else None,
+        )
+        return authenticator
 
 
 def _unique_identity_name(base: str, batch: int = 20) -> str:
@@ -605,7 +727,15 @@ def create_enrolled_device(
                 # The counter may push a name over the limit: the rule holds for it too.
                 identity.name = _validated_name(_unique_identity_name(base))
                 identity.save(force_insert=True)
-                _record_authenticator(identity, certificate, ca)
+                authenticator = _record_authenticator(identity, certificate, ca)
+                _audit(
+                    Action.ENROLLMENT_SUCCEEDED,
+                    identity,
+                    method="ca",
+                    serial=authenticator.serial,
+                    ca=ca.name,
+                    role_attributes=identity.role_attributes,
+                )
             return identity
         except IntegrityError:
             # Another enrollment took the same name between our look and our insert.

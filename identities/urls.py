@@ -13,6 +13,7 @@ urlpatterns = [
     path("import/<str:pk>/confirm/", views.import_confirm, name="import-confirm"),
     path("import/<str:pk>/step/", views.import_step, name="import-step"),
     path("import/<str:pk>/jwts.zip", views.import_jwts, name="import-jwts"),
+    path("bulk/", views.identity_bulk, name="bulk"),
     path("<str:pk>/", views.identity_detail, name="detail"),
     path("<str:pk>/jwt/", views.identity_jwt, name="jwt"),
     path("<str:pk>/delete/", views.identity_delete, name="delete"),

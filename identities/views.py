@@ -7,35 +7,56 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from audit.models import AuditRecord, ObjectType
 from authorities.models import RevokedCertificate
 from identities import services
-from identities.errors import IdentityError
+from identities.errors import IdentityError, NoTokenToHandOut
 from identities.forms import (
+    PAGE_SIZES,
+    BulkAction,
+    BulkActionForm,
     ConfirmImportForm,
     DisableForm,
     IdentityCreateForm,
     IdentityEditForm,
     IdentityImportForm,
+    IdentityListForm,
     NewTokenForm,
     RequestExtendForm,
     RevokeForm,
 )
-from identities.models import Authenticator, Identity, IdentityImport
+from identities.models import Authenticator, Enrollment, Identity, IdentityImport
 from identities.qr import qr_svg
-from identities.querysets import with_enrollment_state
+from identities.querysets import listed_identities, with_enrollment_state
 from kernel.errors import DomainError
+from kernel.listing import BoundedPaginator, sort_headers
 from kernel.responses import jwt_download, zip_download
 
-PAGE_SIZE = 50
-# The sizes offered; anything else in ?per_page= falls back to PAGE_SIZE.
-PAGE_SIZES = (10, 25, 50, 100, 200)
+# Filters that no index answers: counting their matches reads every identity, so the
+# count stops at COUNT_BOUND (the page says "more than"); at a million that is seconds.
+SCANNING_FILTERS = frozenset({"q", "state", "role", "ca", "expiring"})
+COUNT_BOUND = 10_000
+
+# The list's sortable columns: (sort key, header); None for one that does not sort.
+LIST_COLUMNS = [
+    ("name", "Name"),
+    ("type", "Type"),
+    (None, "Role attributes"),
+    ("state", "Enrollment"),
+    ("created", "Created"),
+]
 
 
 def _identity_with_state(pk: str) -> Identity:
@@ -44,46 +65,35 @@ def _identity_with_state(pk: str) -> Identity:
 
 @require_safe
 def identity_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
-    identities = Identity.objects.order_by("name")
-    if query:
-        identities = identities.filter(name__icontains=query)
-    expiring = _expiring_days(request.GET.get("expiring"))
-    if expiring is not None:
-        # Identities holding a certificate that ends within that many days.
-        horizon = timezone.now() + dt.timedelta(days=expiring)
-        identities = identities.filter(authenticators__not_after__lte=horizon).distinct()
-    # get_page() turns a missing, malformed or too large page number into a valid page.
-    per_page = _per_page(request.GET.get("per_page"))
-    page = Paginator(identities, per_page).get_page(request.GET.get("page"))
+    form = IdentityListForm(request.GET)
+    filters, sort, per_page = form.listing()
+    identities = listed_identities(**filters, sort=sort)
+    # Ids only for the page (an index can answer); get_page() turns a missing, malformed
+    # or too large page number into a valid page.
+    ids_in_order = identities.values_list("pk", flat=True)
+    if SCANNING_FILTERS.intersection(filters):
+        paginator: Paginator = BoundedPaginator(ids_in_order, per_page, COUNT_BOUND)
+    else:
+        paginator = Paginator(ids_in_order, per_page)
+    page = paginator.get_page(request.GET.get("page"))
     # States for this page's rows only: over the whole table PostgreSQL plans the EXISTS
     # checks as hashed scans of every enrollment, once per page view.
-    page.object_list = list(with_enrollment_state(identities.filter(pk__in=[i.pk for i in page])))
+    ids = list(page.object_list)
+    rows = {i.pk: i for i in with_enrollment_state(Identity.objects.filter(pk__in=ids).order_by())}
     context = {
+        "identities": [rows[pk] for pk in ids if pk in rows],
+        "form": form,
+        "filtered": bool(filters),
+        "expiring": filters.get("expiring"),
         "page": page,
         "page_range": page.paginator.get_elided_page_range(page.number),
-        "query": query,
-        "expiring": expiring,
+        "headers": sort_headers(LIST_COLUMNS, sort),
+        "sort": sort,
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
+        "bulk_form": BulkActionForm(),
     }
     return render(request, "identities/list.html", context)
-
-
-def _expiring_days(value: str | None) -> int | None:
-    try:
-        days = int(value) if value else None
-    except ValueError:
-        return None
-    return days if days is not None and 0 <= days <= 3650 else None
-
-
-def _per_page(value: str | None) -> int:
-    try:
-        size = int(value or PAGE_SIZE)
-    except ValueError:
-        return PAGE_SIZE
-    return size if size in PAGE_SIZES else PAGE_SIZE
 
 
 @require_http_methods(["GET", "POST"])
@@ -144,6 +154,7 @@ def identity_detail(request: HttpRequest, pk: str) -> HttpResponse:
         "new_token_form": NewTokenForm(),
         "revoke_form": RevokeForm(),
         "cert_days": settings.ZITI_IDENTITY_CERT_DAYS,
+        "history": AuditRecord.objects.history_of(ObjectType.IDENTITY, identity.pk),
     }
     return render(request, "identities/detail.html", context)
 
@@ -252,12 +263,11 @@ def authenticator_request_extend(request: HttpRequest, pk: str, authenticator_pk
 @require_safe
 def identity_jwt(request: HttpRequest, pk: str) -> HttpResponse:
     identity = get_object_or_404(Identity, pk=pk)
-    enrollment = identity.enrollments.pending().select_related("identity").first()
-    if enrollment is None:
-        raise Http404("this identity has no pending enrollment")
-    if identity.is_disabled:
-        raise Http404("this identity is disabled: enable it before handing out its token")
-    return jwt_download(services.enrollment_jwt(enrollment), identity.name)
+    try:
+        token = services.download_enrollment_jwt(identity)
+    except NoTokenToHandOut as error:
+        raise Http404(error.message) from error
+    return jwt_download(token, identity.name)
 
 
 @require_http_methods(["GET", "POST"])
@@ -343,3 +353,83 @@ def import_jwts(request: HttpRequest, pk: str) -> HttpResponseBase:
         raise Http404("this import has created no identity")
     stem = batch.file_name.rsplit(".", 1)[0] or "identities"
     return zip_download(services.import_jwts(batch), f"{stem}-jwts")
+
+
+# How many of the selected names the confirmation page lists; it counts them all.
+NAMES_SHOWN = 20
+
+
+def _back_to_list(request: HttpRequest, next_url: str | None) -> HttpResponse:
+    """To the list the admin came from (with its filters), if it is ours; else the list."""
+    ours = url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=True)
+    if next_url and ours and next_url.startswith(reverse("identities:list")):
+        return redirect(next_url)
+    return redirect("identities:list")
+
+
+@require_POST
+def identity_bulk(request: HttpRequest) -> HttpResponseBase:
+    """Disable, enable, delete or download the JWTs of the selected identities: first a
+    page that names how many for the admin to confirm, then the action."""
+    form = BulkActionForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        messages.error(request, f"Nothing was changed: {problems}")
+        return _back_to_list(request, request.POST.get("next"))
+    action = BulkAction(form.cleaned_data["action"])
+    identities = list(Identity.objects.filter(pk__in=form.cleaned_data["ids"]).order_by("name"))
+    next_url = form.cleaned_data["next"]
+    if not identities:
+        messages.error(request, "Nothing was changed: the selected identities no longer exist.")
+        return _back_to_list(request, next_url)
+    if not form.cleaned_data["confirmed"]:
+        without_token = [] if action != BulkAction.DOWNLOAD_JWTS else _without_token(identities)
+        context = {
+            "action": action,
+            "identities": identities[:NAMES_SHOWN],
+            "more": max(0, len(identities) - NAMES_SHOWN),
+            "count": len(identities),
+            "without_token": without_token,
+            "jwt_count": len(identities) - len(without_token),
+            "form": BulkActionForm(
+                initial={
+                    "action": action,
+                    "ids": [i.pk for i in identities],
+                    "confirmed": True,
+                    "next": next_url,
+                }
+            ),
+            "next_url": next_url or reverse("identities:list"),
+        }
+        return render(request, "identities/confirm_bulk.html", context)
+    count = len(identities)
+    noun = f"identit{pluralize(count, 'y,ies')}"
+    if action == BulkAction.DOWNLOAD_JWTS:
+        tokens, _skipped = services.download_enrollment_jwts(identities)
+        return _jwt_zip(tokens)
+    if action == BulkAction.DELETE:
+        services.delete_identities(identities)
+        messages.success(request, f"Deleted {count} {noun}.")
+    else:
+        services.set_identities_disabled(identities, action == BulkAction.DISABLE)
+        done = "Disabled" if action == BulkAction.DISABLE else "Enabled"
+        messages.success(request, f"{done} {count} {noun}.")
+    return _back_to_list(request, next_url)
+
+
+def _without_token(identities: list[Identity]) -> list[Identity]:
+    """Those of `identities` with no JWT to hand out (none pending, or disabled)."""
+    pending = set(
+        Identity.objects.filter(pk__in=[i.pk for i in identities], is_disabled=False)
+        .filter(Exists(Enrollment.objects.pending().filter(identity=OuterRef("pk"))))
+        .values_list("pk", flat=True)
+    )
+    return [i for i in identities if i.pk not in pending]
+
+
+def _jwt_zip(tokens: dict[str, str]) -> HttpResponseBase:
+    files = ((f"{name}.jwt", token + "\n") for name, token in tokens.items())
+    response = zip_download(files, f"enrollment-jwts-{timezone.now():%Y%m%d-%H%M%S}")
+    # The JWTs are bearer credentials until redeemed: no cache may keep a copy.
+    add_never_cache_headers(response)
+    return response

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from kernel.actors import Actor, acting_as
+
 
 def require_started() -> None:
     """Refuse to run before the controller's first start, touching nothing.
@@ -41,4 +43,6 @@ class ControllerCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> Any:
         require_started()
-        return super().execute(*args, **options)
+        # What the command changes is recorded as the command's: its name, from the CLI.
+        with acting_as(Actor("command", type(self).__module__.rsplit(".", 1)[-1], channel="cli")):
+            return super().execute(*args, **options)

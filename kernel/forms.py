@@ -23,6 +23,16 @@ class ServiceErrorsForm(forms.Form):
         self.add_error(field if field in self.fields else None, error.message)
 
 
+class FilterForm(forms.Form):
+    """The filters of a list page, read from its URL: a value that does not parse is
+    dropped (and shown as an error), never a failed page."""
+
+    def filters(self) -> dict[str, Any]:
+        """The filters that parsed and are set; all of them for a valid form."""
+        self.is_valid()
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "", [])}
+
+
 class RoleAttributesField(forms.CharField):
     """Role attributes typed as one comma-separated line, cleaned to a list."""
 

@@ -9,9 +9,12 @@ from django.utils.http import content_disposition_header
 
 def jwt_download(token: str, name: str) -> HttpResponse:
     """An enrollment JWT as the file `<name>.jwt`, safely quoted whatever the name holds."""
-    response = HttpResponse(token, content_type="application/jwt")
+    return _attachment(HttpResponse(token, content_type="application/jwt"), f"{name}.jwt")
+
+
+def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
     # Never None with as_attachment=True; the fallback only satisfies the type.
-    disposition = content_disposition_header(as_attachment=True, filename=f"{name}.jwt")
+    disposition = content_disposition_header(as_attachment=True, filename=filename)
     response["Content-Disposition"] = disposition or "attachment"
     return response
 
@@ -37,12 +40,18 @@ class _Chunks:
         return data
 
 
+def zip_member_name(name: str) -> str:
+    """A name as a file at the top of a ZIP: no directories, nothing hidden, no `..`."""
+    flat = name.replace("/", "_").replace("\\", "_").lstrip(".")
+    return flat or "_"
+
+
 def zip_stream(files: Iterable[tuple[str, str]]) -> Iterator[bytes]:
-    """The bytes of a ZIP of (file name, text), a file at a time."""
+    """The bytes of a ZIP of (file name, text), a file at a time; names cannot climb out."""
     chunks = _Chunks()
     with zipfile.ZipFile(chunks, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, text in files:
-            archive.writestr(name, text)
+            archive.writestr(zip_member_name(name), text)
             yield chunks.take()
     yield chunks.take()
 

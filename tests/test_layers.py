@@ -8,7 +8,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # From the bottom up. A module may import its own layer and those below it.
-LAYERS = ["kernel", "authorities", "identities", "enrollment", "ziticonsole"]
+LAYERS = ["kernel", "audit", "authorities", "identities", "enrollment", "ziticonsole"]
 
 
 def _imported_packages(path: Path) -> set[tuple[str, int]]:

@@ -9,6 +9,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 
+from kernel.actors import Actor, acting_as
+
 _SLASHES = re.compile(r"/{2,}")
 
 
@@ -96,5 +98,30 @@ def content_security_policy(
         response = get_response(request)
         response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         return response
+
+    return middleware
+
+
+def console_actor(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A signed-in admin's request runs on their behalf, so what it changes is recorded as theirs.
+
+    After enrollment.middleware.client_certificate, which settles REMOTE_ADDR behind the proxy.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated or is_api_path(request.path):
+            return get_response(request)
+        actor = Actor(
+            "admin",
+            user.get_username(),
+            ref=str(user.pk),
+            address=request.META.get("REMOTE_ADDR"),
+            channel="console",
+        )
+        with acting_as(actor):
+            return get_response(request)
 
     return middleware

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "ziticonsole",
+    "audit",
     "identities",
     "authorities",
     "enrollment",
@@ -118,6 +119,8 @@ MIDDLEWARE = [
     "ziticonsole.middleware.console_body_limit",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "enrollment.middleware.client_certificate",
+    # After it: the admin's address is the one it settled behind the proxy.
+    "ziticonsole.middleware.console_actor",
     "ziticonsole.middleware.content_security_policy",
     # Last, as django-axes asks: it turns a lockout into our throttled login page.
     "axes.middleware.AxesMiddleware",

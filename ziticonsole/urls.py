@@ -25,4 +25,5 @@ urlpatterns = [
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("identities/", include("identities.urls")),
     path("certificate-authorities/", include("authorities.urls")),
+    path("audit/", include("audit.urls")),
 ]

@@ -7,10 +7,7 @@ except in CI, where that is a failure.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from numbers import Number
 from pathlib import Path
 from typing import Any
@@ -18,8 +15,7 @@ from typing import Any
 import pytest
 
 from bench import nginx, wrk
-
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.bench.running import run_bench
 
 MEASUREMENT_FIELDS = (
     "ok",
@@ -54,9 +50,7 @@ def tools_available() -> None:
         pytest.skip(f"{', '.join(missing)} not installed")
 
 
-def run_bench(out: Path) -> dict[str, Any]:
-    # The benchmark makes its own data dir; the test suite's settings must not leak in.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZITI_", "DJANGO_", "DATABASE_URL"))}
+def run_quick_bench(out: Path) -> dict[str, Any]:
     args = [
         "--quick",
         "--no-postgres",
@@ -77,20 +71,9 @@ def run_bench(out: Path) -> dict[str, Any]:
         "2",
         "--wrk-max-tokens",
         "400",
-        "--out",
-        str(out),
     ]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(out.read_text())
+    results, _report = run_bench(args, out)
+    return results
 
 
 def assert_measured(summary: dict[str, Any], count: int) -> None:
@@ -104,7 +87,7 @@ def assert_measured(summary: dict[str, Any], count: int) -> None:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tools_available()
-    return run_bench(tmp_path_factory.mktemp("bench") / "results.json")
+    return run_quick_bench(tmp_path_factory.mktemp("bench") / "results.json")
 
 
 def assert_wrk_measured(run: dict[str, Any]) -> None:

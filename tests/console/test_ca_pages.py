@@ -123,7 +123,15 @@ def test_a_pasted_ca_is_verified_and_then_hands_out_its_jwt(
     console.get_by_role("link", name="Certificate Authorities", exact=True).first.click()
     row = console.get_by_role("row").filter(has=console.get_by_role("link", name="Fleet CA"))
     expect(row.get_by_role("cell")).to_have_text(
-        ["Fleet CA", "Verified", "OTT CA enrollment Auto enrollment", re.compile(r"\bago\b|^now$"), ""]
+        [
+            "Fleet CA",
+            "Verified",
+            re.compile(r"[0-9a-f]{40}"),
+            re.compile(r"\d{4}-\d\d-\d\d"),
+            "OTT CA enrollment Auto enrollment",
+            re.compile(r"\bago\b|^now$"),
+            "",
+        ]
     )
     name, token = download_jwt(console, "Fleet CA")
     assert name == "Fleet CA.jwt"

@@ -11,7 +11,8 @@ from tests.console.conftest import IdentityFactory
 
 pytestmark = pytest.mark.browser
 
-COLUMNS = ["Name", "Type", "Role attributes", "Enrollment", "Created", "Actions"]
+# The first column holds the row's selection checkbox.
+COLUMNS = ["", "Name", "Type", "Role attributes", "Enrollment", "Created", "Actions"]
 
 
 def row_of(page: Page, name: str) -> Locator:
@@ -46,9 +47,9 @@ def test_a_row_shows_name_type_state_and_creation_time(
     expect(console.get_by_role("columnheader")).to_have_text(COLUMNS)
     cells = row_of(console, f"{state}-node").get_by_role("cell")
     expect(cells).to_have_text(
-        [f"{state}-node", identity_type, "edge", label, re.compile(r"\S"), re.compile(".*")]
+        ["", f"{state}-node", identity_type, "edge", label, re.compile(r"\S"), re.compile(".*")]
     )
-    expect(cells.nth(4).locator("time")).to_have_attribute("datetime", identity.created_at.isoformat())
+    expect(cells.nth(5).locator("time")).to_have_attribute("datetime", identity.created_at.isoformat())
 
 
 def test_searching_by_name_narrows_the_list(console: Page, make_identity: IdentityFactory) -> None:
@@ -57,12 +58,12 @@ def test_searching_by_name_narrows_the_list(console: Page, make_identity: Identi
     console.reload()
     expect(console.get_by_role("row")).to_have_count(3)  # the header and two identities
 
-    console.get_by_role("searchbox", name="Search by name").fill("LAPTOP")
+    console.get_by_role("searchbox", name="Search by name or role attribute").fill("LAPTOP")
     console.get_by_role("button", name="Search").click()
-    expect(console).to_have_url(re.compile(r"\?q=LAPTOP$"))
+    expect(console).to_have_url(re.compile(r"\?q=LAPTOP&"))
     expect(row_of(console, "office-laptop")).to_be_visible()
     expect(console.get_by_role("link", name="kitchen-sensor")).to_have_count(0)
-    expect(console.get_by_role("searchbox", name="Search by name")).to_have_value("LAPTOP")
+    expect(console.get_by_role("searchbox", name="Search by name or role attribute")).to_have_value("LAPTOP")
 
     console.get_by_role("link", name="Clear").click()
     expect(console.get_by_role("row")).to_have_count(3)

@@ -31,7 +31,7 @@ def test_a_new_identity_is_listed_as_pending(console: Page, controller: LiveCont
     console.get_by_role("navigation", name="Main").get_by_role("link", name="Identities").click()
     row = console.get_by_role("row").filter(has=console.get_by_role("link", name="warehouse-scanner"))
     expect(row.get_by_role("cell")).to_have_text(
-        ["warehouse-scanner", "Service", "scanners warehouse", "Pending", "now", ""]
+        ["", "warehouse-scanner", "Service", "scanners warehouse", "Pending", "now", ""]
     )
 
 

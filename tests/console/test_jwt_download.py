@@ -81,7 +81,7 @@ def test_there_is_no_jwt_once_the_token_is_used_or_expired(
 
     expect(console.get_by_role("link", name="Download JWT")).to_have_count(1)
     row = console.get_by_role("row").filter(has=console.get_by_role("link", name="lobby-kiosk"))
-    expect(row.get_by_role("cell").nth(3)).to_have_text(label)
+    expect(row.get_by_role("cell").nth(4)).to_have_text(label)
     expect(row.get_by_role("link", name="Download JWT")).to_have_count(0)
 
     console.goto(f"/identities/{identity.pk}/")

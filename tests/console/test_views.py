@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from identities.forms import PAGE_SIZE
 from identities.models import Identity, IdentityType
-from identities.views import PAGE_SIZE
 from tests.console.conftest import IdentityFactory
 from tests.helpers import form_csrf_token
 
