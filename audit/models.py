@@ -35,6 +35,8 @@ class Action(models.TextChoices):
     LOGIN_SUCCEEDED = "login.succeeded", "Login succeeded"
     LOGIN_FAILED = "login.failed", "Login failed"
     LOGOUT = "login.logged_out", "Logged out"
+    PASSWORD_CHANGED = "admin.password_changed", "Admin password changed"
+    PASSWORD_RESET = "admin.password_reset", "Admin password reset"
     TRAIL_EXPORTED = "audit.exported", "Audit trail exported"
 
 

@@ -8,11 +8,15 @@ from typing import Any
 
 from axes.utils import reset as axes_reset
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
+from audit.models import Action, ObjectType
+from audit.services import record
 from kernel.errors import DomainError
 from kernel.secrets import write_private_file
 
@@ -126,6 +130,17 @@ def reset_admin_password(username: str, password: str | None) -> Path | None:
         _check_password(password, user, "password")
     chosen = password if password is not None else secrets.token_urlsafe(18)
     user.set_password(chosen)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        record(Action.PASSWORD_RESET, ObjectType.ADMIN, str(user.pk), username)
     axes_reset(username=username)
     return None if password is not None else _write_generated_password(chosen)
+
+
+def change_admin_password(request: HttpRequest, form: PasswordChangeForm) -> None:
+    """The signed-in admin's new password (`form` valid), recorded with it; this session
+    stays signed in, the account's others end (Django ties sessions to the password)."""
+    with transaction.atomic():
+        user = form.save()
+        record(Action.PASSWORD_CHANGED, ObjectType.ADMIN, str(user.pk), user.get_username())
+    update_session_auth_hash(request, user)

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from authorities.pki import CRL_PATH, OCSP_PATH
 from enrollment import pki_api
 from enrollment.api import API_PREFIX
+from ziticonsole import views
 
 handler400 = "ziticonsole.views.bad_request"
 handler500 = "ziticonsole.views.server_error"
@@ -21,7 +22,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="identities:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("account/password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("identities/", include("identities.urls")),
     path("certificate-authorities/", include("authorities.urls")),

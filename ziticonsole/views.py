@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 
 from enrollment.errors import error_envelope
+from ziticonsole import services
 from ziticonsole.middleware import is_api_path, oversized_form
 
 THROTTLED = "Too many failed logins for this account or from this address. Wait a few minutes and try again."
@@ -54,3 +56,11 @@ def server_error(request: HttpRequest) -> HttpResponse:
         body = error_envelope("UNHANDLED", "the controller could not answer this request; try again")
         return JsonResponse(body, status=500)
     return HttpResponseServerError(loader.get_template("500.html").render())
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's page; the change itself is the service's, so it is audited."""
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        services.change_admin_password(self.request, form)
+        return HttpResponseRedirect(self.get_success_url())

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
+from audit.models import Action, AuditRecord
 from tests.conftest import LiveController
 from tests.console.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, log_in
 
@@ -122,3 +123,25 @@ def test_the_command_refuses_a_weak_password_an_unknown_account_and_no_terminal(
     with pytest.raises(CommandError, match="no terminal to ask on"):
         reset()
     assert can_log_in(ADMIN_PASSWORD)
+
+
+def test_a_password_change_and_a_reset_are_in_the_audit_trail_without_the_password(
+    signed_in: Client, tmp_path: Path
+) -> None:
+    changed = signed_in.post(
+        reverse("password_change"),
+        {"old_password": ADMIN_PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    secret = tmp_path / "password"
+    secret.write_text(ADMIN_PASSWORD + "\n")
+    reset("--password-file", str(secret))
+
+    assert changed.status_code == 302
+    records = AuditRecord.objects.filter(action__in=[Action.PASSWORD_CHANGED, Action.PASSWORD_RESET])
+    assert [(r.action, r.actor_kind, r.channel, r.object_name) for r in records.order_by("pk")] == [
+        (Action.PASSWORD_CHANGED, "admin", "console", ADMIN_USERNAME),
+        (Action.PASSWORD_RESET, "command", "cli", ADMIN_USERNAME),
+    ]
+    stored = str(list(AuditRecord.objects.values()))
+    assert NEW_PASSWORD not in stored
+    assert ADMIN_PASSWORD not in stored
