@@ -90,3 +90,28 @@ def test_every_ca_page_is_accessible(console: Page, color_scheme: str) -> None:
     console.get_by_role("button", name="Add CA").click()  # errors shown
     assert_accessible(console)
     create_certificate_authority(name="Spare CA", certificate_pem=make_ca().pem)
+
+
+@SCHEMES
+def test_the_audit_pages_filtered_lists_and_bulk_confirmation_are_accessible(
+    console: Page, make_identity: IdentityFactory, color_scheme: str
+) -> None:
+    laptop = make_identity("laptop", role_attributes=("sales",))
+    make_identity("phone", "enrolled")
+    fleet, key = registered_ca("Fleet CA", ott_ca_enrollment=True)
+    verified(fleet, key)
+
+    assert_accessible(
+        console,
+        "/audit/",
+        "/audit/?action=identity.created&object_type=identity",
+        f"/audit/?object={laptop.pk}",
+        "/identities/?identity_type=device&state=pending&sort=-created",
+        "/identities/?role=sales&sort=name",
+        "/certificate-authorities/?sort=-expiry&use=ott",
+    )
+    console.goto("/identities/")
+    console.get_by_role("checkbox", name="Select all rows on this page").check()
+    console.get_by_role("button", name="Disable").click()
+    expect(console.get_by_role("heading", name="Disable 2 identities?")).to_be_visible()
+    assert_accessible(console)

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from authorities.models import CertificateAuthority
 from authorities.services import create_certificate_authority
 from identities.models import Identity
+from kernel.names import MAX_ROLE_ATTRIBUTE_LENGTH
 from tests.console.conftest import IdentityFactory
 from tests.helpers import make_ca
 
@@ -150,7 +151,7 @@ def assert_fits_and_shows(page: Page, action_name: str) -> None:
 def test_the_identity_list_fits_a_phone_with_its_row_actions_in_view(
     console: Page, make_identity: IdentityFactory
 ) -> None:
-    make_identity("x" * 255, role_attributes=("r" * 2000, "sales"))
+    make_identity("x" * 255, role_attributes=("r" * MAX_ROLE_ATTRIBUTE_LENGTH, "sales"))
     make_identity("lobby-kiosk", role_attributes=("lobby",))
     console.set_viewport_size(PHONE)
     console.reload()
