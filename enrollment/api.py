@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -20,16 +19,13 @@ from authorities.services import ca_enrollment_jwt
 from enrollment import errors, services, sessions
 from enrollment.middleware import client_certificate_of
 from enrollment.models import ApiSession
-from enrollment.parsers import AnyContentNegotiation, PemCsrParser, PemFileParser, Pkcs10Parser
+from enrollment.parsers import PemCsrParser, PemFileParser, Pkcs10Parser
 from identities.models import Authenticator
+from kernel.api import MANAGEMENT_API_PREFIX, AnyContentNegotiation, envelope, links, timestamp
 
 VERSION = "1.0.0"
 API_PREFIX = "/edge/client/v1"
 PEM_CONTENT_TYPE = "application/x-pem-file"
-
-
-def envelope(data: Any) -> dict[str, Any]:
-    return {"data": data, "meta": {}}
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -39,18 +35,29 @@ class EnrollmentApiView(APIView):
     content_negotiation_class = AnyContentNegotiation
 
 
+def version_data() -> dict[str, Any]:
+    """What `GET /version` says on both APIs: the base paths clients discover, under
+    OpenZiti's names (`edge` is the client API's older one)."""
+    client = {"v1": {"path": API_PREFIX, "version": VERSION}}
+    return {
+        "version": VERSION,
+        "revision": "",
+        "buildDate": "",
+        "apiVersions": {
+            "edge": client,
+            "edge-client": client,
+            "edge-management": {"v1": {"path": MANAGEMENT_API_PREFIX, "version": VERSION}},
+        },
+    }
+
+
+def _address(request: Request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
 class VersionView(EnrollmentApiView):
     def get(self, request: Request) -> Response:
-        return Response(
-            envelope(
-                {
-                    "version": VERSION,
-                    "revision": "",
-                    "buildDate": "",
-                    "apiVersions": {"edge": {"v1": {"path": API_PREFIX}}},
-                }
-            )
-        )
+        return Response(envelope(version_data()))
 
 
 class CaCertsView(EnrollmentApiView):
@@ -153,29 +160,46 @@ class CaJwtView(EnrollmentApiView):
         return HttpResponse(token, content_type="application/jwt")
 
 
-def _session_data(opened: sessions.OpenedSession | None, session: ApiSession) -> dict[str, Any]:
-    identity = session.identity
+def session_data(managed: sessions.LiveSession, address: str | None = None) -> dict[str, Any]:
+    """An API session as OpenZiti's currentApiSessionDetail (both edge APIs)."""
+    session = managed.session
+    if managed.user is not None:
+        # An admin account is no identity here; it stands in as one, by its id and username.
+        identity_id, name = str(managed.user.pk), managed.user.get_username()
+        authenticator = None
+    else:
+        identity = session.identity  # type: ignore[union-attr]
+        identity_id, name = identity.id, identity.name
+        authenticator = getattr(session, "authenticator", None)
     data: dict[str, Any] = {
         "id": session.id,
-        "identityId": identity.id,
-        "identity": {"id": identity.id, "name": identity.name},
-        "createdAt": _timestamp(session.created_at),
-        "updatedAt": _timestamp(session.last_activity_at),
-        "expiresAt": _timestamp(session.expires_at),
+        "_links": links("current-api-session", session.id),
+        "identityId": identity_id,
+        "identity": {"id": identity_id, "name": name, "_links": links("identities", identity_id)},
+        "createdAt": timestamp(session.created_at),
+        "updatedAt": timestamp(session.last_activity_at),
+        "cachedUpdatedAt": timestamp(session.last_activity_at),
+        "lastActivityAt": timestamp(session.last_activity_at),
+        "expiresAt": timestamp(session.expires_at),
         "expirationSeconds": int(ApiSession.idle_timeout().total_seconds()),
         "authQueries": [],
+        "configTypes": [],
+        "ipAddress": address or "",
+        "isMfaRequired": False,
+        "isMfaComplete": False,
+        "authenticatorId": str(authenticator.pk) if authenticator else "",
+        "isCertExtendable": bool(authenticator and authenticator.is_internal),
+        "isCertExtendRequested": bool(authenticator and authenticator.is_extend_requested),
+        "isCertKeyRollRequested": bool(authenticator and authenticator.is_key_roll_requested),
+        "token": managed.token or "",
     }
-    authenticator = session.authenticator
-    data["authenticatorId"] = str(authenticator.pk) if authenticator else None
-    data["isCertExtendRequested"] = bool(authenticator and authenticator.is_extend_requested)
-    data["isCertKeyRollRequested"] = bool(authenticator and authenticator.is_key_roll_requested)
-    if opened is not None:
-        data["token"] = opened.token
     return data
 
 
-def _timestamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def _device_session(opened: sessions.OpenedSession | None, session: ApiSession) -> sessions.LiveSession:
+    return sessions.LiveSession(
+        session=session, user=None, identity=session.identity, token=opened.token if opened else None
+    )
 
 
 class AuthenticateView(EnrollmentApiView):
@@ -186,7 +210,9 @@ class AuthenticateView(EnrollmentApiView):
         if method != "cert":
             raise errors.InvalidAuth(f'authentication method "{method}" is not supported; use cert')
         opened = sessions.authenticate_with_certificate(client_certificate_of(request))
-        response = Response(envelope(_session_data(opened, opened.session)))
+        response = Response(
+            envelope(session_data(_device_session(opened, opened.session), _address(request)))
+        )
         response["zt-session"] = opened.token
         if opened.authenticator.is_extend_requested:
             # How OpenZiti tells a device, at authentication, that the admin wants it to renew.
@@ -199,7 +225,7 @@ class AuthenticateView(EnrollmentApiView):
 class CurrentApiSessionView(EnrollmentApiView):
     def get(self, request: Request) -> Response:
         session = sessions.current_api_session(request.headers.get("zt-session"))
-        return Response(envelope(_session_data(None, session)))
+        return Response(envelope(session_data(_device_session(None, session), _address(request))))
 
 
 class CurrentIdentityView(EnrollmentApiView):
@@ -214,8 +240,8 @@ class CurrentIdentityView(EnrollmentApiView):
                     "typeId": identity.identity_type,
                     "roleAttributes": identity.role_attributes,
                     "disabled": identity.is_disabled,
-                    "createdAt": _timestamp(identity.created_at),
-                    "updatedAt": _timestamp(identity.updated_at),
+                    "createdAt": timestamp(identity.created_at),
+                    "updatedAt": timestamp(identity.updated_at),
                 }
             )
         )
@@ -231,8 +257,8 @@ def _authenticator_data(authenticator: Authenticator) -> dict[str, Any]:
         "isIssuedByNetwork": authenticator.is_internal,
         "isExtendRequested": authenticator.is_extend_requested,
         "isKeyRollRequested": authenticator.is_key_roll_requested,
-        "expiresAt": _timestamp(authenticator.not_after),
-        "createdAt": _timestamp(authenticator.created_at),
+        "expiresAt": timestamp(authenticator.not_after),
+        "createdAt": timestamp(authenticator.created_at),
     }
 
 

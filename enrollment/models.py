@@ -48,3 +48,28 @@ class ApiSession(models.Model):
     def expires_at(self) -> dt.datetime:
         """The sooner of the idle and the absolute end."""
         return min(self.last_activity_at + self.idle_timeout(), self.created_at + self.max_age())
+
+
+class AdminApiSession(models.Model):
+    """A management API session opened by an admin account's password.
+
+    As with ApiSession, only a SHA-256 of the token is stored. Admin identities that
+    authenticate with a certificate hold an ApiSession instead.
+    """
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_sessions")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"admin API session {self.id} of user {self.user_id}"
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        """The sooner of the idle and the absolute end, as for ApiSession."""
+        return min(self.last_activity_at + ApiSession.idle_timeout(), self.created_at + ApiSession.max_age())

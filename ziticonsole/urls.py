@@ -5,8 +5,12 @@ from django.views.generic import RedirectView
 from authorities.pki import CRL_PATH, OCSP_PATH
 from enrollment import pki_api
 from enrollment.api import API_PREFIX
+from ziticonsole import views
 
 urlpatterns = [
+    # The management API and both APIs' OpenAPI documents; the specs before the client
+    # API's routes, which take the same prefix.
+    path("", include("ziticonsole.management_urls")),
     # The enrollment API at the root (C SDK) and under the edge client prefix (Go SDKs).
     path("", include(("enrollment.urls", "api"))),
     path(f"{API_PREFIX.strip('/')}/", include(("enrollment.urls", "api"), namespace="api-v1")),
@@ -20,4 +24,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("identities/", include("identities.urls")),
     path("certificate-authorities/", include("authorities.urls")),
+    path("api-docs/", views.api_docs, name="api-docs"),
 ]
