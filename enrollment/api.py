@@ -191,8 +191,9 @@ def session_data(managed: sessions.LiveSession, address: str | None = None) -> d
         "isCertExtendable": bool(authenticator and authenticator.is_internal),
         "isCertExtendRequested": bool(authenticator and authenticator.is_extend_requested),
         "isCertKeyRollRequested": bool(authenticator and authenticator.is_key_roll_requested),
-        "token": managed.token or "",
     }
+    if managed.token is not None:
+        data["token"] = managed.token
     return data
 
 

@@ -4,7 +4,7 @@ header, logging out; and `GET /version` at the management base path."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -123,7 +123,9 @@ class CurrentApiSessionView(api.ManagementApiView):
         responses={200: api.envelope_of(SessionSerializer), **api.SESSION_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        return Response(api.envelope(session_data(_live(request), request.META.get("REMOTE_ADDR"))))
+        # OpenZiti answers with the token too: the caller's own, which it just sent.
+        live = replace(_live(request), token=request.headers.get("zt-session"))
+        return Response(api.envelope(session_data(live, request.META.get("REMOTE_ADDR"))))
 
     @extend_schema(
         operation_id="deleteCurrentApiSession",

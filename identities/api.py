@@ -363,9 +363,7 @@ class IdentityDetailView(api.ManagementApiView):
 
 
 class DisableInput(serializers.Serializer):
-    durationMinutes = serializers.IntegerField(
-        help_text="0: disabled until enabled (timed disabling is not supported)"
-    )
+    durationMinutes = api.Whole(help_text="0: disabled until enabled (timed disabling is not supported)")
 
     def validate_durationMinutes(self, minutes: int) -> int:
         if minutes != 0:

@@ -171,6 +171,15 @@ class Flag(serializers.BooleanField):
         return data
 
 
+class Whole(serializers.IntegerField):
+    """A JSON integer, and only that: DRF's IntegerField also takes "0" and 1.0."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("must be an integer")
+        return int(super().to_internal_value(data))
+
+
 class Tags(serializers.DictField):
     """OpenZiti's tags: an object whose values are strings, booleans, numbers or null."""
 
@@ -232,10 +241,9 @@ def listing(
     if query.limit is not None:
         limit = MAX_LIMIT if query.limit < 0 else min(query.limit, MAX_LIMIT)
     rows = queryset.filter(query.where)
-    # The primary key last, so pages never overlap or skip rows among equal sort keys.
-    rows = (
-        rows.order_by(*query.ordering, "pk") if query.ordering else rows.order_by(*rows.query.order_by, "pk")
-    )
+    # The model's own order by default; the primary key last, so pages never overlap
+    # or skip rows among equal sort keys.
+    rows = rows.order_by(*(query.ordering or rows.model._meta.ordering), "pk")
     total = rows.count()
     meta = {
         "pagination": {"limit": limit, "offset": offset, "totalCount": total},

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularJSONAPIView
 
 from authorities import api as ca_api
-from enrollment import management_api
+from enrollment import errors, management_api
 from enrollment.api import API_PREFIX
+from enrollment.errors import error_envelope
 from identities import api as identity_api
 from kernel.api import MANAGEMENT_API_PREFIX
 
@@ -98,8 +100,17 @@ client_document = _document(
     "The enrollment, authentication and renewal part of OpenZiti's edge client API (client.yml).",
 )
 
+
+@csrf_exempt
+@login_not_required
+def no_such_resource(request: HttpRequest, rest: str) -> JsonResponse:
+    """Any other path under the management base answers in its envelope, not a page."""
+    return JsonResponse(error_envelope(errors.NotFound.code, "no such resource"), status=404)
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path(f"{MANAGEMENT_API_PREFIX.strip('/')}/specs", management_document, name="management-specs"),
     path(f"{API_PREFIX.strip('/')}/specs", client_document, name="client-specs"),
     *management_patterns,
+    path(f"{MANAGEMENT_API_PREFIX.strip('/')}/<path:rest>", no_such_resource),
 ]

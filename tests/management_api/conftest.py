@@ -50,10 +50,14 @@ class ManagementClient:
         if payload is not None:
             sent["Content-Type"] = content_type
         context = self.controller.ssl_context(*self.cert) if self.cert else self.controller.ssl_context()
-        return https_request(self.controller.url, method, BASE + path, context=context, body=payload, headers=sent)
+        return https_request(
+            self.controller.url, method, BASE + path, context=context, body=payload, headers=sent
+        )
 
     def login(self, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> Reply:
-        reply = self.call("POST", "/authenticate?method=password", {"username": username, "password": password})
+        reply = self.call(
+            "POST", "/authenticate?method=password", {"username": username, "password": password}
+        )
         if reply.status == 200:
             self.session = reply.json()["data"]["token"]
         return reply
