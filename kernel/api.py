@@ -243,7 +243,7 @@ def listing(
     rows = queryset.filter(query.where)
     # The model's own order by default; the primary key last, so pages never overlap
     # or skip rows among equal sort keys.
-    rows = rows.order_by(*(query.ordering or rows.model._meta.ordering), "pk")
+    rows = rows.order_by(*(query.ordering or list(rows.model._meta.ordering or [])), "pk")
     total = rows.count()
     meta = {
         "pagination": {"limit": limit, "offset": offset, "totalCount": total},
