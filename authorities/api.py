@@ -41,7 +41,8 @@ class CaDetailSerializer(serializers.Serializer):
     certPem = serializers.CharField(source="certificate_pem")
     fingerprint = serializers.CharField()
     isVerified = serializers.BooleanField(source="is_verified")
-    verificationToken = serializers.SerializerMethodField()
+    # Not read-only, so that the document does not call it required: it comes and goes.
+    verificationToken = serializers.CharField(source="verification_token", required=False)
     isAutoCaEnrollmentEnabled = serializers.BooleanField(source="is_auto_ca_enrollment_enabled")
     isOttCaEnrollmentEnabled = serializers.BooleanField(source="is_ott_ca_enrollment_enabled")
     isAuthEnabled = serializers.BooleanField(source="is_auth_enabled")
@@ -63,10 +64,6 @@ class CaDetailSerializer(serializers.Serializer):
     @extend_schema_field(serializers.DictField())
     def get_tags(self, ca: CertificateAuthority) -> dict[str, Any]:
         return {}
-
-    @extend_schema_field(serializers.CharField(required=False))
-    def get_verificationToken(self, ca: CertificateAuthority) -> str | None:
-        return None
 
     def to_representation(self, instance: CertificateAuthority) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)

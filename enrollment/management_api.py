@@ -136,16 +136,16 @@ class CurrentApiSessionView(api.ManagementApiView):
         return api.empty()
 
 
+VERSION_RESPONSES = {
+    200: inline_serializer(
+        "VersionEnvelope", {"data": serializers.DictField(), "meta": api.MetaSerializer()}
+    ),
+    405: api.NOT_ALLOWED,
+}
+
+
 class VersionView(api.PublicManagementApiView):
-    @extend_schema(
-        operation_id="listVersion",
-        responses={
-            200: inline_serializer(
-                "VersionEnvelope", {"data": serializers.DictField(), "meta": api.MetaSerializer()}
-            ),
-            405: api.NOT_ALLOWED,
-        },
-    )
+    @extend_schema(operation_id="listVersion", responses=VERSION_RESPONSES)
     def get(self, request: Request) -> Response:
         return Response(api.envelope(version_data()))
 
@@ -153,6 +153,6 @@ class VersionView(api.PublicManagementApiView):
 class RootView(VersionView):
     """The base path itself answers as /version does (OpenZiti's listRoot)."""
 
-    @extend_schema(operation_id="listRoot")
+    @extend_schema(operation_id="listRoot", responses=VERSION_RESPONSES)
     def get(self, request: Request) -> Response:
         return super().get(request)

@@ -16,6 +16,7 @@ from tests.conftest import LiveController
 from tests.helpers import Reply, https_request
 
 BASE = "/edge/management/v1"
+
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "a long and unguessable passphrase"
 
@@ -87,3 +88,21 @@ def create_identity(mgmt: ManagementClient, name: str, **fields: Any) -> str:
     reply = mgmt.post("/identities", body)
     assert reply.status == 201, reply.body
     return str(reply.json()["data"]["id"])
+
+
+class Recorder(ManagementClient):
+    """A client that keeps every reply with its request, for checking afterwards."""
+
+    replies: list[tuple[str, str, Reply]]
+
+    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Reply:
+        reply = super().call(method, path, body, **kwargs)
+        self.replies.append((method, BASE + path, reply))
+        return reply
+
+
+@pytest.fixture
+def recorder(controller, admin) -> Recorder:
+    client = Recorder(controller)
+    client.replies = []
+    return client

@@ -14,16 +14,14 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from jsonschema import Draft4Validator, FormatChecker
 
 from identities.models import Enrollment
 from tests.helpers import Reply, make_ca
 from tests.lifecycle import enroll_device
-from tests.management_api.conftest import BASE, ManagementClient, create_identity
+from tests.management_api.conftest import BASE, Recorder, create_identity
 
 SPEC = json.loads((Path(__file__).parent / "management-definitions.json").read_text())
 
@@ -75,24 +73,6 @@ def problems(method: str, path: str, reply: Reply) -> list[str]:
         f"{operation} {status}: {'/'.join(map(str, error.absolute_path))}: {error.message}"
         for error in validator.iter_errors(reply.json())
     ]
-
-
-class Recorder(ManagementClient):
-    """A client that keeps every reply with its request, for checking afterwards."""
-
-    replies: list[tuple[str, str, Reply]]
-
-    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Reply:
-        reply = super().call(method, path, body, **kwargs)
-        self.replies.append((method, BASE + path, reply))
-        return reply
-
-
-@pytest.fixture
-def recorder(controller, admin) -> Recorder:
-    client = Recorder(controller)
-    client.replies = []
-    return client
 
 
 def later() -> str:
