@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,12 +31,8 @@ CA_FIELDS = {
 FIELD_NAMES = {"certificate": "certPem", "identity_name_format": "identityNameFormat"}
 
 
-class CaDetailSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    createdAt = serializers.SerializerMethodField()
-    updatedAt = serializers.SerializerMethodField()
-    _links = serializers.SerializerMethodField()
-    tags = serializers.SerializerMethodField()
+class CaDetailSerializer(api.BaseEntitySerializer):
+    url_name = "cas"
     name = serializers.CharField()
     certPem = serializers.CharField(source="certificate_pem")
     fingerprint = serializers.CharField()
@@ -48,22 +44,6 @@ class CaDetailSerializer(serializers.Serializer):
     isAuthEnabled = serializers.BooleanField(source="is_auth_enabled")
     identityRoles = serializers.ListField(source="identity_roles", child=serializers.CharField())
     identityNameFormat = serializers.CharField(source="identity_name_format")
-
-    @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_createdAt(self, ca: CertificateAuthority) -> str | None:
-        return api.timestamp(ca.created_at)
-
-    @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_updatedAt(self, ca: CertificateAuthority) -> str | None:
-        return api.timestamp(ca.updated_at)
-
-    @extend_schema_field(serializers.DictField(child=api.LinkSerializer()))
-    def get__links(self, ca: CertificateAuthority) -> dict[str, Any]:
-        return api.links("cas", ca.id)
-
-    @extend_schema_field(serializers.DictField())
-    def get_tags(self, ca: CertificateAuthority) -> dict[str, Any]:
-        return {}
 
     def to_representation(self, instance: CertificateAuthority) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)
@@ -104,19 +84,11 @@ def _ca(pk: str) -> CertificateAuthority:
 class CaListView(api.ManagementApiView):
     api_field_names = FIELD_NAMES
 
-    @extend_schema(
-        operation_id="listCas",
-        parameters=api.LIST_PARAMETERS,
-        responses={200: api.envelope_of(CaDetailSerializer, many=True), **api.SESSION_ERRORS},
-    )
+    @api.list_operation("listCas", CaDetailSerializer)
     def get(self, request: Request) -> Response:
         return api.listing(request, CertificateAuthority.objects.all(), CA_FIELDS, _render)
 
-    @extend_schema(
-        operation_id="createCa",
-        request=CaCreateInput,
-        responses={201: api.CreateEnvelopeSerializer, **api.SESSION_ERRORS},
-    )
+    @api.create_operation("createCa", CaCreateInput)
     def post(self, request: Request) -> Response:
         data = api.validated(CaCreateInput, request.data)
         ca = services.create_certificate_authority(
@@ -134,26 +106,15 @@ class CaListView(api.ManagementApiView):
 class CaDetailView(api.ManagementApiView):
     api_field_names = FIELD_NAMES
 
-    @extend_schema(
-        operation_id="detailCa",
-        responses={200: api.envelope_of(CaDetailSerializer), **api.RESOURCE_ERRORS},
-    )
+    @api.detail_operation("detailCa", CaDetailSerializer)
     def get(self, request: Request, pk: str) -> Response:
         return Response(api.envelope(_render([_ca(pk)])[0]))
 
-    @extend_schema(
-        operation_id="updateCa",
-        request=CaUpdateInput,
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("updateCa", CaUpdateInput)
     def put(self, request: Request, pk: str) -> Response:
         return self._update(request, pk, partial=False)
 
-    @extend_schema(
-        operation_id="patchCa",
-        request=CaUpdateInput(partial=True),
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("patchCa", CaUpdateInput(partial=True))
     def patch(self, request: Request, pk: str) -> Response:
         return self._update(request, pk, partial=True)
 
@@ -171,10 +132,7 @@ class CaDetailView(api.ManagementApiView):
         )
         return api.empty()
 
-    @extend_schema(
-        operation_id="deleteCa",
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("deleteCa")
     def delete(self, request: Request, pk: str) -> Response:
         services.delete_certificate_authority(_ca(pk))
         return api.empty()
@@ -186,11 +144,7 @@ class CaVerifyView(api.ManagementApiView):
     api_field_names = FIELD_NAMES
     parser_classes = [api.PemTextParser]
 
-    @extend_schema(
-        operation_id="verifyCa",
-        request={"text/plain": OpenApiTypes.STR},
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("verifyCa", {"text/plain": OpenApiTypes.STR})
     def post(self, request: Request, pk: str) -> Response:
         ca = _ca(pk)
         pem = request.data

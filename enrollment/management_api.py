@@ -118,19 +118,13 @@ def _live(request: Request) -> sessions.LiveSession:
 
 
 class CurrentApiSessionView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="getCurrentAPISession",
-        responses={200: api.envelope_of(SessionSerializer), **api.SESSION_ERRORS},
-    )
+    @api.detail_operation("getCurrentAPISession", SessionSerializer)
     def get(self, request: Request) -> Response:
         # OpenZiti answers with the token too: the caller's own, which it just sent.
         live = replace(_live(request), token=request.headers.get("zt-session"))
         return Response(api.envelope(session_data(live, request.META.get("REMOTE_ADDR"))))
 
-    @extend_schema(
-        operation_id="deleteCurrentApiSession",
-        responses={200: api.EmptyEnvelopeSerializer, **api.SESSION_ERRORS},
-    )
+    @api.change_operation("deleteCurrentApiSession", errors=api.SESSION_ERRORS)
     def delete(self, request: Request) -> Response:
         sessions.end_management_session(_live(request))
         return api.empty()

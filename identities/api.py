@@ -59,33 +59,6 @@ def _ref(identity: Identity) -> dict[str, Any]:
     }
 
 
-class TimestampField(serializers.Field):
-    """A time as OpenZiti writes it (kernel.api.timestamp)."""
-
-    def to_representation(self, value: dt.datetime) -> str | None:
-        return api.timestamp(value)
-
-
-extend_schema_field(OpenApiTypes.DATETIME)(TimestampField)
-
-
-class BaseEntitySerializer(serializers.Serializer):
-    id = serializers.CharField()
-    createdAt = TimestampField(source="created_at")
-    updatedAt = TimestampField(source="updated_at")
-    _links = serializers.SerializerMethodField()
-    tags = serializers.SerializerMethodField()
-    url_name = ""
-
-    @extend_schema_field(serializers.DictField(child=api.LinkSerializer()))
-    def get__links(self, row: Any) -> dict[str, Any]:
-        return api.links(self.url_name, str(row.pk))
-
-    @extend_schema_field(serializers.DictField())
-    def get_tags(self, row: Any) -> dict[str, Any]:
-        return dict(getattr(row, "tags", None) or {})
-
-
 class PendingTokenSerializer(serializers.Serializer):
     id = serializers.CharField()
     token = serializers.CharField()
@@ -99,7 +72,7 @@ class IdentityEnrollmentsSerializer(serializers.Serializer):
     ottca = PendingTokenSerializer(required=False)
 
 
-class IdentityDetailSerializer(BaseEntitySerializer):
+class IdentityDetailSerializer(api.BaseEntitySerializer):
     url_name = "identities"
     name = serializers.CharField()
     type = serializers.SerializerMethodField()
@@ -280,19 +253,11 @@ def _ottca(ca_id: str | None) -> CertificateAuthority | None:
 class IdentityListView(api.ManagementApiView):
     api_field_names = FIELD_NAMES
 
-    @extend_schema(
-        operation_id="listIdentities",
-        parameters=api.LIST_PARAMETERS,
-        responses={200: api.envelope_of(IdentityDetailSerializer, many=True), **api.SESSION_ERRORS},
-    )
+    @api.list_operation("listIdentities", IdentityDetailSerializer)
     def get(self, request: Request) -> Response:
         return api.listing(request, _identities(), IDENTITY_FIELDS, _render_identities)
 
-    @extend_schema(
-        operation_id="createIdentity",
-        request=IdentityCreateInput,
-        responses={201: api.CreateEnvelopeSerializer, **api.SESSION_ERRORS},
-    )
+    @api.create_operation("createIdentity", IdentityCreateInput)
     def post(self, request: Request) -> Response:
         data = api.validated(IdentityCreateInput, request.data)
         choice = data.get("enrollment") or {"ott": True}
@@ -311,27 +276,16 @@ class IdentityListView(api.ManagementApiView):
 class IdentityDetailView(api.ManagementApiView):
     api_field_names = FIELD_NAMES
 
-    @extend_schema(
-        operation_id="detailIdentity",
-        responses={200: api.envelope_of(IdentityDetailSerializer), **api.RESOURCE_ERRORS},
-    )
+    @api.detail_operation("detailIdentity", IdentityDetailSerializer)
     def get(self, request: Request, pk: str) -> Response:
         identity = api.get_or_404(_identities(), pk, "identity")
         return Response(api.envelope(_render_identities([identity])[0]))
 
-    @extend_schema(
-        operation_id="updateIdentity",
-        request=IdentityUpdateInput,
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("updateIdentity", IdentityUpdateInput)
     def put(self, request: Request, pk: str) -> Response:
         return self._update(request, pk, partial=False)
 
-    @extend_schema(
-        operation_id="patchIdentity",
-        request=IdentityUpdateInput(partial=True),
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("patchIdentity", IdentityUpdateInput(partial=True))
     def patch(self, request: Request, pk: str) -> Response:
         return self._update(request, pk, partial=True)
 
@@ -353,10 +307,7 @@ class IdentityDetailView(api.ManagementApiView):
         )
         return api.empty()
 
-    @extend_schema(
-        operation_id="deleteIdentity",
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("deleteIdentity")
     def delete(self, request: Request, pk: str) -> Response:
         services.delete_identity(api.get_or_404(Identity.objects.all(), pk, "identity"))
         return api.empty()
@@ -372,11 +323,7 @@ class DisableInput(serializers.Serializer):
 
 
 class IdentityDisableView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="disableIdentity",
-        request=DisableInput,
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("disableIdentity", DisableInput)
     def post(self, request: Request, pk: str) -> Response:
         identity = api.get_or_404(Identity.objects.all(), pk, "identity")
         api.validated(DisableInput, request.data)
@@ -385,11 +332,7 @@ class IdentityDisableView(api.ManagementApiView):
 
 
 class IdentityEnableView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="enableIdentity",
-        request=None,
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("enableIdentity", None)
     def post(self, request: Request, pk: str) -> Response:
         services.set_identity_disabled(api.get_or_404(Identity.objects.all(), pk, "identity"), False)
         return api.empty()
@@ -428,20 +371,13 @@ def _static_listing(request: Request, items: list[Any]) -> Response:
 
 
 class IdentityTypeListView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="listIdentityTypes",
-        parameters=api.LIST_PARAMETERS,
-        responses={200: api.envelope_of(IdentityTypeSerializer, many=True), **api.SESSION_ERRORS},
-    )
+    @api.list_operation("listIdentityTypes", IdentityTypeSerializer)
     def get(self, request: Request) -> Response:
         return _static_listing(request, [_identity_type(kind) for kind in IdentityType.values])
 
 
 class IdentityTypeDetailView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="detailIdentityType",
-        responses={200: api.envelope_of(IdentityTypeSerializer), **api.RESOURCE_ERRORS},
-    )
+    @api.detail_operation("detailIdentityType", IdentityTypeSerializer)
     def get(self, request: Request, pk: str) -> Response:
         if pk not in IdentityType.values:
             raise NotFound("no identity type with this id")
@@ -473,12 +409,12 @@ class IdentityRoleAttributeListView(api.ManagementApiView):
 # Enrollments
 
 
-class EnrollmentDetailSerializer(BaseEntitySerializer):
+class EnrollmentDetailSerializer(api.BaseEntitySerializer):
     url_name = "enrollments"
-    updatedAt = TimestampField(source="created_at")
+    updatedAt = api.TimestampField(source="created_at")
     method = serializers.CharField()
     token = serializers.CharField()
-    expiresAt = TimestampField(source="expires_at")
+    expiresAt = api.TimestampField(source="expires_at")
     identityId = serializers.CharField(source="identity_id")
     identity = serializers.SerializerMethodField()
     caId = serializers.CharField(source="ca_id", allow_null=True)
@@ -521,19 +457,11 @@ class ExpiryInput(serializers.Serializer):
 class EnrollmentListView(api.ManagementApiView):
     api_field_names = FIELD_NAMES
 
-    @extend_schema(
-        operation_id="listEnrollments",
-        parameters=api.LIST_PARAMETERS,
-        responses={200: api.envelope_of(EnrollmentDetailSerializer, many=True), **api.SESSION_ERRORS},
-    )
+    @api.list_operation("listEnrollments", EnrollmentDetailSerializer)
     def get(self, request: Request) -> Response:
         return api.listing(request, _enrollments(), ENROLLMENT_FIELDS, _render_enrollments)
 
-    @extend_schema(
-        operation_id="createEnrollment",
-        request=EnrollmentCreateInput,
-        responses={201: api.CreateEnvelopeSerializer, **api.SESSION_ERRORS},
-    )
+    @api.create_operation("createEnrollment", EnrollmentCreateInput)
     def post(self, request: Request) -> Response:
         data = api.validated(EnrollmentCreateInput, request.data)
         identity = Identity.objects.filter(pk=data["identityId"]).first()
@@ -549,18 +477,12 @@ class EnrollmentListView(api.ManagementApiView):
 
 
 class EnrollmentDetailView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="detailEnrollment",
-        responses={200: api.envelope_of(EnrollmentDetailSerializer), **api.RESOURCE_ERRORS},
-    )
+    @api.detail_operation("detailEnrollment", EnrollmentDetailSerializer)
     def get(self, request: Request, pk: str) -> Response:
         enrollment = api.get_or_404(_enrollments(), pk, "enrollment")
         return Response(api.envelope(_render_enrollments([enrollment])[0]))
 
-    @extend_schema(
-        operation_id="deleteEnrollment",
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("deleteEnrollment")
     def delete(self, request: Request, pk: str) -> Response:
         services.delete_enrollment(api.get_or_404(_enrollments(), pk, "enrollment"))
         return api.empty()
@@ -569,11 +491,7 @@ class EnrollmentDetailView(api.ManagementApiView):
 class EnrollmentRefreshView(api.ManagementApiView):
     api_field_names = FIELD_NAMES
 
-    @extend_schema(
-        operation_id="refreshEnrollment",
-        request=ExpiryInput,
-        responses={200: api.CreateEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("refreshEnrollment", ExpiryInput, answer=(200, api.CreateEnvelopeSerializer))
     def post(self, request: Request, pk: str) -> Response:
         enrollment = api.get_or_404(_enrollments(), pk, "enrollment")
         data = api.validated(ExpiryInput, request.data)
@@ -598,15 +516,15 @@ class IdentityEnrollmentsView(api.ManagementApiView):
 # Authenticators
 
 
-class AuthenticatorDetailSerializer(BaseEntitySerializer):
+class AuthenticatorDetailSerializer(api.BaseEntitySerializer):
     url_name = "authenticators"
-    updatedAt = TimestampField(source="created_at")
+    updatedAt = api.TimestampField(source="created_at")
     method = serializers.SerializerMethodField()
     identityId = serializers.CharField(source="identity_id")
     identity = serializers.SerializerMethodField()
     fingerprint = serializers.CharField()
     certPem = serializers.CharField(source="certificate_pem")
-    expiresAt = TimestampField(source="not_after")
+    expiresAt = api.TimestampField(source="not_after")
     isIssuedByNetwork = serializers.BooleanField(source="is_internal")
     isExtendRequested = serializers.BooleanField(source="is_extend_requested")
     isKeyRollRequested = serializers.BooleanField(source="is_key_roll_requested")
@@ -635,27 +553,17 @@ def _authenticator(pk: str) -> Authenticator:
 
 
 class AuthenticatorListView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="listAuthenticators",
-        parameters=api.LIST_PARAMETERS,
-        responses={200: api.envelope_of(AuthenticatorDetailSerializer, many=True), **api.SESSION_ERRORS},
-    )
+    @api.list_operation("listAuthenticators", AuthenticatorDetailSerializer)
     def get(self, request: Request) -> Response:
         return api.listing(request, _authenticators(), AUTHENTICATOR_FIELDS, _render_authenticators)
 
 
 class AuthenticatorDetailView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="detailAuthenticator",
-        responses={200: api.envelope_of(AuthenticatorDetailSerializer), **api.RESOURCE_ERRORS},
-    )
+    @api.detail_operation("detailAuthenticator", AuthenticatorDetailSerializer)
     def get(self, request: Request, pk: str) -> Response:
         return Response(api.envelope(_render_authenticators([_authenticator(pk)])[0]))
 
-    @extend_schema(
-        operation_id="deleteAuthenticator",
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("deleteAuthenticator")
     def delete(self, request: Request, pk: str) -> Response:
         services.delete_authenticator(_authenticator(pk))
         return api.empty()
@@ -664,11 +572,7 @@ class AuthenticatorDetailView(api.ManagementApiView):
 class AuthenticatorReEnrollView(api.ManagementApiView):
     api_field_names = FIELD_NAMES
 
-    @extend_schema(
-        operation_id="reEnrollAuthenticator",
-        request=ExpiryInput,
-        responses={201: api.CreateEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("reEnrollAuthenticator", ExpiryInput, answer=api.CREATED)
     def post(self, request: Request, pk: str) -> Response:
         authenticator = _authenticator(pk)
         data = api.validated(ExpiryInput, request.data)
@@ -681,11 +585,7 @@ class RequestExtendInput(serializers.Serializer):
 
 
 class AuthenticatorRequestExtendView(api.ManagementApiView):
-    @extend_schema(
-        operation_id="requestExtendAuthenticator",
-        request=RequestExtendInput,
-        responses={200: api.EmptyEnvelopeSerializer, **api.RESOURCE_ERRORS},
-    )
+    @api.change_operation("requestExtendAuthenticator", RequestExtendInput)
     def post(self, request: Request, pk: str) -> Response:
         authenticator = _authenticator(pk)
         data = api.validated(RequestExtendInput, request.data)

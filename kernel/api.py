@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.utils.module_loading import import_string
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import NotFound
@@ -130,6 +130,7 @@ class PemTextParser(BaseParser):
 
 
 M = TypeVar("M", bound=Model)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def get_or_404(queryset: QuerySet[M], pk: str, noun: str) -> M:
@@ -279,6 +280,33 @@ class EntityRefSerializer(serializers.Serializer):
     _links = serializers.DictField(child=LinkSerializer())
 
 
+class TimestampField(serializers.Field):
+    """A time as OpenZiti writes it (kernel.api.timestamp)."""
+
+    def to_representation(self, value: dt.datetime) -> str | None:
+        return timestamp(value)
+
+
+extend_schema_field(OpenApiTypes.DATETIME)(TimestampField)
+
+
+class BaseEntitySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    createdAt = TimestampField(source="created_at")
+    updatedAt = TimestampField(source="updated_at")
+    _links = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+    url_name = ""
+
+    @extend_schema_field(serializers.DictField(child=LinkSerializer()))
+    def get__links(self, row: Any) -> dict[str, Any]:
+        return links(self.url_name, str(row.pk))
+
+    @extend_schema_field(serializers.DictField())
+    def get_tags(self, row: Any) -> dict[str, Any]:
+        return dict(getattr(row, "tags", None) or {})
+
+
 class PaginationSerializer(serializers.Serializer):
     limit = serializers.IntegerField()
     offset = serializers.IntegerField()
@@ -360,4 +388,34 @@ NOT_ALLOWED = error("the method is not allowed on this path: METHOD_NOT_ALLOWED"
 # Every authenticated operation may answer these.
 SESSION_ERRORS: dict[int, OpenApiResponse] = {400: INVALID, 401: UNAUTHORIZED, 405: NOT_ALLOWED}
 RESOURCE_ERRORS: dict[int, OpenApiResponse] = {**SESSION_ERRORS, 404: NOT_FOUND}
-ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH)
+
+
+def list_operation(operation_id: str, item: type[serializers.Serializer]) -> Callable[[F], F]:
+    """The document's entry for a list of `item`s (limit, offset, filter)."""
+    responses = {200: envelope_of(item, many=True), **SESSION_ERRORS}
+    return extend_schema(operation_id=operation_id, parameters=LIST_PARAMETERS, responses=responses)
+
+
+def detail_operation(operation_id: str, item: type[serializers.Serializer]) -> Callable[[F], F]:
+    """The document's entry for reading one `item`."""
+    return extend_schema(operation_id=operation_id, responses={200: envelope_of(item), **RESOURCE_ERRORS})
+
+
+def change_operation(
+    operation_id: str,
+    request: Any = None,
+    *,
+    answer: tuple[int, type[serializers.Serializer]] = (200, EmptyEnvelopeSerializer),
+    errors: Mapping[int, OpenApiResponse] = RESOURCE_ERRORS,
+) -> Callable[[F], F]:
+    """The document's entry for a change: what it takes, and `answer` (status, envelope)."""
+    status, body = answer
+    return extend_schema(operation_id=operation_id, request=request, responses={status: body, **errors})
+
+
+CREATED = (201, CreateEnvelopeSerializer)
+
+
+def create_operation(operation_id: str, request: type[serializers.Serializer]) -> Callable[[F], F]:
+    """The document's entry for creating a resource: 201 with its id and link."""
+    return change_operation(operation_id, request, answer=CREATED, errors=SESSION_ERRORS)
