@@ -134,7 +134,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def get_or_404(queryset: QuerySet[M], pk: str, noun: str) -> M:
-    found = queryset.filter(pk=pk).first()
+    # A NUL can be in no id, and PostgreSQL refuses to compare with one.
+    found = queryset.filter(pk=pk).first() if "\x00" not in pk else None
     if found is None:
         raise NotFound(f"no {noun} with this id")
     return found
@@ -160,6 +161,9 @@ class Text(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             raise serializers.ValidationError("must be a string")
+        if "\x00" in data:
+            # No column can hold it (PostgreSQL refuses it outright).
+            raise serializers.ValidationError("must not contain NUL characters")
         return str(super().to_internal_value(data))
 
 
@@ -195,6 +199,8 @@ class Tags(serializers.DictField):
         for key, value in data.items():
             if value is not None and not isinstance(value, str | bool | int | float):
                 raise serializers.ValidationError(f'"{key}" must be a string, boolean, number or null')
+            if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+                raise serializers.ValidationError("must not contain NUL characters")
         return dict(data)
 
 
@@ -209,7 +215,7 @@ class Strings(serializers.ListField):
 
 class ListParameters(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=zitiql.MAX_INTEGER, default=0)
     filter = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
 

@@ -88,6 +88,8 @@ GRAMMAR = r"""
 
 _PARSER = Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 MAX_FILTER_LENGTH = 4096
+MAX_NESTING = 50  # parentheses deep: enough for any admin, far from Python's stack
+MAX_INTEGER = 2**63 - 1  # what a database integer holds
 
 
 class InvalidFilter(DomainError):
@@ -135,13 +137,32 @@ def parse(text: str, fields: Mapping[str, Field]) -> Query:
         raise InvalidFilter(f"a filter may have at most {MAX_FILTER_LENGTH} characters", MAX_FILTER_LENGTH)
     if not text.strip():
         return Query()
+    if "\x00" in text:
+        raise InvalidFilter("a filter may not contain NUL characters", text.index("\x00"))
+    _check_nesting(text)
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:
         position = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
         near = text[position : position + 20] or "the end"
         raise InvalidFilter(f'the filter cannot be parsed near "{near}"', position) from None
-    return _Compiler(fields).compile(tree)
+    try:
+        return _Compiler(fields).compile(tree)
+    except RecursionError:
+        # "not not not ..." a thousand times over: no admin writes it.
+        raise InvalidFilter("the filter nests too deeply", 0) from None
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse parentheses nested deeper than MAX_NESTING before building any tree."""
+    depth = 0
+    for token in re.finditer(r'"(?:\\.|[^"\\])*"|[()]', text):
+        if token.group() == "(":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise InvalidFilter(f"the filter nests deeper than {MAX_NESTING} parentheses", token.start())
+        elif token.group() == ")":
+            depth = max(depth - 1, 0)
 
 
 def _position(item: Tree[Token] | Token) -> int:
@@ -163,7 +184,10 @@ class _Values(Transformer[Token, Any]):
 
     @v_args(inline=True)
     def number(self, token: Token) -> _Value:
-        return _Value(Kind.NUMBER, float(token) if "." in token else int(token), token.start_pos or 0)
+        value = float(token) if "." in token else int(token)
+        if abs(value) > MAX_INTEGER:
+            raise InvalidFilter("this number is too large", token.start_pos or 0)
+        return _Value(Kind.NUMBER, value, token.start_pos or 0)
 
     @v_args(inline=True)
     def true(self, token: Token) -> _Value:
@@ -211,6 +235,8 @@ class _Compiler:
             query.ordering = [self._sort_key(key) for key in sort.children[2:]]
         if skip is not None:
             query.skip = int(skip.children[1])
+            if query.skip > MAX_INTEGER:
+                raise InvalidFilter("skip is too large", _position(skip.children[1]))
         if limit is not None:
             count = limit.children[1]
             query.limit = -1 if count.type == "NONE" else int(count)

@@ -127,6 +127,10 @@ def test_a_filter_value_is_data_never_sql(mgmt, fleet):
         ('name = "unterminated', 7),
         ("name = null", 7),
         ("(((", 2),
+        ("(" * 51 + 'name = "x"' + ")" * 51, 50),
+        ("not " * 1000 + 'name = "x"', 0),
+        ("skip 99999999999999999999", 5),
+        ('type = "x" ' + "a" * 5000, 4096),
     ],
 )
 def test_a_bad_filter_is_invalid_filter_with_the_position(mgmt, fleet, expression, position):
@@ -155,3 +159,21 @@ def test_enrollments_filter_by_identity(mgmt, fleet):
 
     assert [row["identityId"] for row in reply["data"]] == [alpha.id]
     assert reply["meta"]["pagination"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize("query", ["offset=99999999999999999999", "filter=%00"])
+def test_what_no_database_could_take_is_refused_not_a_500(mgmt, fleet, query):
+    reply = mgmt.get(f"/identities?{query}")
+
+    assert reply.status == 400
+    assert reply.error_code in ("COULD_NOT_VALIDATE", "INVALID_FILTER")
+
+
+def test_a_nul_in_an_id_or_a_body_is_refused(mgmt, fleet):
+    assert mgmt.get("/identities/a%00b").error_code == "NOT_FOUND"
+    created = mgmt.post("/identities", {"name": "a\x00b", "type": "Device", "isAdmin": False})
+    tagged = mgmt.post(
+        "/identities", {"name": "ok", "type": "Device", "isAdmin": False, "tags": {"k": "\x00"}}
+    )
+    assert [created.error_code, tagged.error_code] == ["COULD_NOT_VALIDATE", "COULD_NOT_VALIDATE"]
+    assert Identity.objects.count() == 5
