@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from django.contrib.auth import authenticate
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models import Q
 from django.dispatch import receiver
@@ -196,6 +197,9 @@ def authenticate_admin_with_password(request: HttpRequest, username: str, passwo
         raise errors.RateLimited()
     if user is None:
         raise errors.InvalidAuth("the username or password is wrong")
+    # As a console login does: django-axes resets the account's failures, and whatever
+    # records logins sees this one. No Django session is made: the token is the session.
+    user_logged_in.send(sender=type(user), request=request, user=user)
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         # Ended sessions of this account go, so scripts that log in often leave none behind.

@@ -292,18 +292,19 @@ class IdentityDetailView(api.ManagementApiView):
     def _update(self, request: Request, pk: str, *, partial: bool) -> Response:
         identity = api.get_or_404(Identity.objects.all(), pk, "identity")
         data = api.validated(IdentityUpdateInput, request.data, partial=partial)
-        # PUT replaces every field; PATCH keeps those it leaves out.
-        keep = partial
+        # PUT replaces every field (a left-out optional one is emptied); PATCH keeps
+        # those it leaves out.
+        given = data.keys() if partial else {"roleAttributes", "externalId", "tags"}
         services.update_identity(
             identity,
             name=data.get("name", identity.name),
             identity_type=data.get("type"),
-            role_attributes=(data.get("roleAttributes") or [])
-            if "roleAttributes" in data or not keep
+            role_attributes=data.get("roleAttributes") or []
+            if "roleAttributes" in given
             else identity.role_attributes,
             is_admin=data.get("isAdmin"),
-            external_id=data.get("externalId") if "externalId" in data or not keep else services.KEEP,
-            tags=(data.get("tags") or {}) if "tags" in data or not keep else None,
+            external_id=data.get("externalId") if "externalId" in given else services.KEEP,
+            tags=data.get("tags") or {} if "tags" in given else None,
         )
         return api.empty()
 

@@ -227,14 +227,13 @@ REST_FRAMEWORK = {
 # The management API's session check (enrollment layer), named here so that the apps
 # below it can share kernel.api's view without importing it.
 ZITI_MANAGEMENT_AUTHENTICATION = "enrollment.management_api.ManagementSessionAuthentication"
-# Our OpenAPI documents (ziticonsole/management_urls.py) and the console's page for them.
+# Our OpenAPI documents (ziticonsole/management_urls.py); the console's API page serves
+# Swagger UI from drf_spectacular_sidecar's static files.
 SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_PUBLIC": True,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 LOGGING = {

@@ -230,3 +230,14 @@ def test_api_failures_throttle_the_console_login_too(low_limit, admin):
         "/login/", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}, REMOTE_ADDR="192.0.2.81"
     )
     assert console.status_code == 429
+
+
+def test_a_success_before_the_limit_resets_the_count(low_limit, admin):
+    for _ in range(2):
+        api_login(ADMIN_USERNAME, "wrong")
+    assert api_login(ADMIN_USERNAME, ADMIN_PASSWORD).status_code == 200
+
+    statuses = [api_login(ADMIN_USERNAME, "wrong").status_code for _ in range(2)]
+
+    assert statuses == [401, 401]
+    assert api_login(ADMIN_USERNAME, ADMIN_PASSWORD).status_code == 200
