@@ -7,6 +7,9 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -21,7 +24,19 @@ from enrollment.middleware import client_certificate_of
 from enrollment.models import ApiSession
 from enrollment.parsers import PemCsrParser, PemFileParser, Pkcs10Parser
 from identities.models import Authenticator
-from kernel.api import MANAGEMENT_API_PREFIX, AnyContentNegotiation, envelope, links, timestamp
+from kernel.api import (
+    MANAGEMENT_API_PREFIX,
+    AnyContentNegotiation,
+    ApiErrorEnvelopeSerializer,
+    EmptyEnvelopeSerializer,
+    EntityRefSerializer,
+    LinkSerializer,
+    MetaSerializer,
+    envelope,
+    envelope_of,
+    links,
+    timestamp,
+)
 
 VERSION = "1.0.0"
 API_PREFIX = "/edge/client/v1"
@@ -51,11 +66,23 @@ def version_data() -> dict[str, Any]:
     }
 
 
+VERSION_RESPONSES = {
+    200: inline_serializer("VersionEnvelope", {"data": serializers.DictField(), "meta": MetaSerializer()}),
+    405: OpenApiResponse(ApiErrorEnvelopeSerializer, description="METHOD_NOT_ALLOWED"),
+}
+# What the client API's operations may refuse with (wire-protocol.md's codes).
+REFUSED = OpenApiResponse(ApiErrorEnvelopeSerializer, description="refused: the error's code says why")
+CLIENT_ERRORS = {400: REFUSED, 401: REFUSED, 403: REFUSED, 404: REFUSED, 405: REFUSED, 409: REFUSED}
+DATA = inline_serializer("DataEnvelope", {"data": serializers.DictField(), "meta": MetaSerializer()})
+TEXT = OpenApiTypes.STR
+
+
 def _address(request: Request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
 class VersionView(EnrollmentApiView):
+    @extend_schema(operation_id="listVersion", responses=VERSION_RESPONSES)
     def get(self, request: Request) -> Response:
         return Response(envelope(version_data()))
 
@@ -63,6 +90,7 @@ class VersionView(EnrollmentApiView):
 class CaCertsView(EnrollmentApiView):
     """RFC 7030 §4.1.3: base64 of a certs-only PKCS#7 holding the CA bundle."""
 
+    @extend_schema(operation_id="listWellKnownCas", responses={(200, "application/pkcs7-mime"): TEXT})
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(services.ca_bundle_base64(), content_type="application/pkcs7-mime")
         response["Content-Transfer-Encoding"] = "base64"
@@ -96,6 +124,26 @@ def prefers_pem(accept: str) -> bool:
 class EnrollView(EnrollmentApiView):
     parser_classes = [JSONParser, PemCsrParser, PemFileParser, Pkcs10Parser]
 
+    @extend_schema(
+        operation_id="enroll",
+        parameters=[
+            OpenApiParameter("method", str, enum=["ott", "ottca", "ca"], required=True),
+            OpenApiParameter("token", str),
+        ],
+        request={
+            "application/json": inline_serializer(
+                "EnrollRequest",
+                {
+                    "name": serializers.CharField(required=False),
+                    "clientCsr": serializers.CharField(required=False),
+                },
+            ),
+            "text/plain": TEXT,
+            "application/x-pem-file": TEXT,
+            "application/pkcs10": TEXT,
+        },
+        responses={200: DATA, (200, PEM_CONTENT_TYPE): TEXT, **CLIENT_ERRORS},
+    )
     def post(self, request: Request) -> Response | HttpResponse:
         method = request.query_params.get("method", "")
         if method == "ott":
@@ -149,6 +197,7 @@ def _json_object(request: Request) -> dict[str, Any]:
 class CaJwtView(EnrollmentApiView):
     """The reusable auto-enrollment JWT of a verified CA."""
 
+    @extend_schema(operation_id="getCaJwt", responses={(200, "application/jwt"): TEXT, **CLIENT_ERRORS})
     def get(self, request: Request, ca_id: str) -> HttpResponse:
         ca = CertificateAuthority.objects.filter(pk=ca_id).first()
         if ca is None:
@@ -158,6 +207,25 @@ class CaJwtView(EnrollmentApiView):
         except CertificateAuthorityError as exc:
             raise errors.EnrollmentCaNotValid(exc.message) from exc
         return HttpResponse(token, content_type="application/jwt")
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    token = serializers.CharField()
+    identityId = serializers.CharField()
+    identity = EntityRefSerializer()
+    authenticatorId = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    updatedAt = serializers.DateTimeField()
+    expiresAt = serializers.DateTimeField()
+    expirationSeconds = serializers.IntegerField()
+    ipAddress = serializers.CharField()
+    isMfaRequired = serializers.BooleanField()
+    isMfaComplete = serializers.BooleanField()
+    isCertExtendable = serializers.BooleanField()
+    configTypes = serializers.ListField(child=serializers.CharField())
+    authQueries = serializers.ListField(child=serializers.DictField())
+    _links = serializers.DictField(child=LinkSerializer())
 
 
 def session_data(managed: sessions.LiveSession, address: str | None = None) -> dict[str, Any]:
@@ -206,6 +274,12 @@ def _device_session(opened: sessions.OpenedSession | None, session: ApiSession) 
 class AuthenticateView(EnrollmentApiView):
     parser_classes = [JSONParser]
 
+    @extend_schema(
+        operation_id="authenticate",
+        parameters=[OpenApiParameter("method", str, enum=["cert"], required=True)],
+        request=None,
+        responses={200: envelope_of(SessionSerializer), **CLIENT_ERRORS},
+    )
     def post(self, request: Request) -> Response:
         method = request.query_params.get("method", "")
         if method != "cert":
@@ -224,12 +298,16 @@ class AuthenticateView(EnrollmentApiView):
 
 
 class CurrentApiSessionView(EnrollmentApiView):
+    @extend_schema(
+        operation_id="getCurrentAPISession", responses={200: envelope_of(SessionSerializer), **CLIENT_ERRORS}
+    )
     def get(self, request: Request) -> Response:
         session = sessions.current_api_session(request.headers.get("zt-session"))
         return Response(envelope(session_data(_device_session(None, session), _address(request))))
 
 
 class CurrentIdentityView(EnrollmentApiView):
+    @extend_schema(operation_id="getCurrentIdentity", responses={200: DATA, **CLIENT_ERRORS})
     def get(self, request: Request) -> Response:
         identity = sessions.current_api_session(request.headers.get("zt-session")).identity
         return Response(
@@ -264,6 +342,19 @@ def _authenticator_data(authenticator: Authenticator) -> dict[str, Any]:
 
 
 class CurrentIdentityAuthenticatorsView(EnrollmentApiView):
+    @extend_schema(
+        operation_id="listCurrentIdentityAuthenticators",
+        responses={
+            200: inline_serializer(
+                "AuthenticatorsEnvelope",
+                {
+                    "data": serializers.ListField(child=serializers.DictField()),
+                    "meta": serializers.DictField(),
+                },
+            ),
+            **CLIENT_ERRORS,
+        },
+    )
     def get(self, request: Request) -> Response:
         identity = sessions.current_api_session(request.headers.get("zt-session")).identity
         authenticators = [_authenticator_data(a) for a in identity.authenticators.order_by("pk")]
@@ -286,6 +377,11 @@ class ExtendView(EnrollmentApiView):
 
     parser_classes = [JSONParser]
 
+    @extend_schema(
+        operation_id="extendCurrentIdentityAuthenticator",
+        request=inline_serializer("ExtendRequest", {"clientCertCsr": serializers.CharField()}),
+        responses={200: DATA, **CLIENT_ERRORS},
+    )
     def post(self, request: Request, authenticator_id: str) -> Response:
         issued = services.extend_certificate(
             request.headers.get("zt-session"),
@@ -301,6 +397,11 @@ class ExtendVerifyView(EnrollmentApiView):
 
     parser_classes = [JSONParser]
 
+    @extend_schema(
+        operation_id="extendVerifyCurrentIdentityAuthenticator",
+        request=inline_serializer("ExtendVerifyRequest", {"clientCert": serializers.CharField()}),
+        responses={200: EmptyEnvelopeSerializer, **CLIENT_ERRORS},
+    )
     def post(self, request: Request, authenticator_id: str) -> Response:
         services.verify_extended_certificate(
             request.headers.get("zt-session"),

@@ -8,14 +8,14 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from enrollment import errors, sessions
-from enrollment.api import session_data, version_data
+from enrollment.api import VERSION_RESPONSES, SessionSerializer, session_data, version_data
 from enrollment.middleware import client_certificate_of
 from identities.models import Identity
 from kernel import api
@@ -56,25 +56,6 @@ class ZtSessionScheme(OpenApiAuthenticationExtension):
 class PasswordInput(serializers.Serializer):
     username = api.Text()
     password = api.Text()
-
-
-class SessionSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    token = serializers.CharField()
-    identityId = serializers.CharField()
-    identity = api.EntityRefSerializer()
-    authenticatorId = serializers.CharField()
-    createdAt = serializers.DateTimeField()
-    updatedAt = serializers.DateTimeField()
-    expiresAt = serializers.DateTimeField()
-    expirationSeconds = serializers.IntegerField()
-    ipAddress = serializers.CharField()
-    isMfaRequired = serializers.BooleanField()
-    isMfaComplete = serializers.BooleanField()
-    isCertExtendable = serializers.BooleanField()
-    configTypes = serializers.ListField(child=serializers.CharField())
-    authQueries = serializers.ListField(child=serializers.DictField())
-    _links = serializers.DictField(child=api.LinkSerializer())
 
 
 RATE_LIMITED = api.error("too many failed logins for the account or the address: RATE_LIMITED")
@@ -128,14 +109,6 @@ class CurrentApiSessionView(api.ManagementApiView):
     def delete(self, request: Request) -> Response:
         sessions.end_management_session(_live(request))
         return api.empty()
-
-
-VERSION_RESPONSES = {
-    200: inline_serializer(
-        "VersionEnvelope", {"data": serializers.DictField(), "meta": api.MetaSerializer()}
-    ),
-    405: api.NOT_ALLOWED,
-}
 
 
 class VersionView(api.PublicManagementApiView):
