@@ -3,6 +3,8 @@ the same service functions as the console."""
 
 from __future__ import annotations
 
+import json
+
 import jwt
 import pytest
 from cryptography.x509 import load_pem_x509_certificate
@@ -10,7 +12,7 @@ from cryptography.x509 import load_pem_x509_certificate
 from authorities.pki import load_pki
 from authorities.services import create_certificate_authority
 from identities.models import Enrollment, Identity
-from tests.helpers import make_ca
+from tests.helpers import https_request, make_ca
 from tests.lifecycle import enroll_device
 from tests.management_api.conftest import create_identity
 
@@ -225,3 +227,27 @@ def test_identity_role_attributes_lists_each_once(mgmt):
 
     assert reply["data"] == ["apac", "emea", "sales"]
     assert mgmt.get("/identity-role-attributes?filter=x").error_code == "INVALID_FILTER"
+
+
+def test_an_oversized_body_gets_the_envelope_not_a_page(mgmt):
+    body = json.dumps({"name": "x" * 2_000_000, "type": "Device", "isAdmin": False})
+
+    reply = mgmt.call("POST", "/identities", raw=body)
+
+    assert (reply.status, reply.error_code) == (413, "REQUEST_TOO_LARGE")
+    assert not Identity.objects.exists()
+
+
+def test_has_api_session_says_whether_the_identity_is_logged_in(mgmt, controller, tmp_path):
+    device = enroll_device("sensor", tmp_path)
+    assert mgmt.get(f"/identities/{device.identity.pk}").json()["data"]["hasApiSession"] is False
+
+    opened = https_request(
+        controller.url,
+        "POST",
+        "/authenticate?method=cert",
+        context=controller.ssl_context(device.cert_path, device.key_path),
+    )
+
+    assert opened.status == 200
+    assert mgmt.get(f"/identities/{device.identity.pk}").json()["data"]["hasApiSession"] is True

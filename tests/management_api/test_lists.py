@@ -6,10 +6,14 @@ import datetime as dt
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from identities.models import Identity
 from identities.services import create_identity
+from tests.management_api.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, BASE
 
 
 @pytest.fixture
@@ -177,3 +181,23 @@ def test_a_nul_in_an_id_or_a_body_is_refused(mgmt, fleet):
     )
     assert [created.error_code, tagged.error_code] == ["COULD_NOT_VALIDATE", "COULD_NOT_VALIDATE"]
     assert Identity.objects.count() == 5
+
+
+def test_a_page_costs_the_same_queries_whatever_its_size(admin):
+    for n in range(40):
+        create_identity(name=f"n{n:02d}", identity_type="Device", role_attributes=["r"])
+    client = Client()
+    login = client.post(
+        f"{BASE}/authenticate?method=password",
+        {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
+        content_type="application/json",
+    )
+    session = login.json()["data"]["token"]
+
+    def queries(limit: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            reply = client.get(f"{BASE}/identities?limit={limit}", HTTP_ZT_SESSION=session)
+        assert len(reply.json()["data"]) == limit
+        return len(captured)
+
+    assert queries(5) == queries(40)
