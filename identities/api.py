@@ -78,7 +78,7 @@ class IdentityDetailSerializer(api.BaseEntitySerializer):
     type = serializers.SerializerMethodField()
     typeId = serializers.CharField(source="identity_type")
     isAdmin = serializers.BooleanField(source="is_admin")
-    isDefaultAdmin = serializers.SerializerMethodField()
+    isDefaultAdmin = api.constant(False, OpenApiTypes.BOOL)
     disabled = serializers.BooleanField(source="is_disabled")
     externalId = serializers.CharField(source="external_id", allow_null=True)
     roleAttributes = serializers.ListField(source="role_attributes", child=serializers.CharField())
@@ -86,17 +86,27 @@ class IdentityDetailSerializer(api.BaseEntitySerializer):
     enrollment = serializers.SerializerMethodField()
     hasApiSession = serializers.SerializerMethodField()
     # Fields of OpenZiti's identity that this controller has no use for: their empty values.
-    envInfo = serializers.SerializerMethodField()
-    sdkInfo = serializers.SerializerMethodField()
-    hasEdgeRouterConnection = serializers.SerializerMethodField()
-    edgeRouterConnectionStatus = serializers.SerializerMethodField()
-    isMfaEnabled = serializers.SerializerMethodField()
-    serviceHostingPrecedences = serializers.SerializerMethodField()
-    serviceHostingCosts = serializers.SerializerMethodField()
-    defaultHostingCost = serializers.SerializerMethodField()
-    defaultHostingPrecedence = serializers.SerializerMethodField()
-    authPolicyId = serializers.SerializerMethodField()
-    authPolicy = serializers.SerializerMethodField()
+    envInfo = api.constant({}, serializers.DictField())
+    sdkInfo = api.constant({}, serializers.DictField())
+    hasEdgeRouterConnection = api.constant(False, OpenApiTypes.BOOL)
+    edgeRouterConnectionStatus = api.constant(
+        "unknown", serializers.ChoiceField(choices=["online", "offline", "unknown"])
+    )
+    isMfaEnabled = api.constant(False, OpenApiTypes.BOOL)
+    serviceHostingPrecedences = api.constant({}, serializers.DictField())
+    serviceHostingCosts = api.constant({}, serializers.DictField())
+    defaultHostingCost = api.constant(0, OpenApiTypes.INT)
+    defaultHostingPrecedence = api.constant("default", OpenApiTypes.STR)
+    authPolicyId = api.constant("default", OpenApiTypes.STR)
+    authPolicy = api.constant(
+        {
+            "id": "default",
+            "name": "Default",
+            "entity": "auth-policies",
+            "_links": api.links("auth-policies", "default"),
+        },
+        api.EntityRefSerializer,
+    )
     permissions = serializers.SerializerMethodField()
 
     @extend_schema_field(api.EntityRefSerializer)
@@ -108,10 +118,6 @@ class IdentityDetailSerializer(api.BaseEntitySerializer):
             "entity": "identity-types",
             "_links": api.links("identity-types", kind),
         }
-
-    @extend_schema_field(OpenApiTypes.BOOL)
-    def get_isDefaultAdmin(self, identity: Identity) -> bool:
-        return False
 
     @extend_schema_field(
         inline_serializer(
@@ -150,55 +156,6 @@ class IdentityDetailSerializer(api.BaseEntitySerializer):
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_hasApiSession(self, identity: Identity) -> bool:
         return bool(getattr(identity, "has_api_session", False))
-
-    @extend_schema_field(serializers.DictField())
-    def get_envInfo(self, identity: Identity) -> dict[str, Any]:
-        return {}
-
-    @extend_schema_field(serializers.DictField())
-    def get_sdkInfo(self, identity: Identity) -> dict[str, Any]:
-        return {}
-
-    @extend_schema_field(OpenApiTypes.BOOL)
-    def get_hasEdgeRouterConnection(self, identity: Identity) -> bool:
-        return False
-
-    @extend_schema_field(serializers.ChoiceField(choices=["online", "offline", "unknown"]))
-    def get_edgeRouterConnectionStatus(self, identity: Identity) -> str:
-        return "unknown"
-
-    @extend_schema_field(OpenApiTypes.BOOL)
-    def get_isMfaEnabled(self, identity: Identity) -> bool:
-        return False
-
-    @extend_schema_field(serializers.DictField())
-    def get_serviceHostingPrecedences(self, identity: Identity) -> dict[str, Any]:
-        return {}
-
-    @extend_schema_field(serializers.DictField())
-    def get_serviceHostingCosts(self, identity: Identity) -> dict[str, Any]:
-        return {}
-
-    @extend_schema_field(OpenApiTypes.INT)
-    def get_defaultHostingCost(self, identity: Identity) -> int:
-        return 0
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_defaultHostingPrecedence(self, identity: Identity) -> str:
-        return "default"
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_authPolicyId(self, identity: Identity) -> str:
-        return "default"
-
-    @extend_schema_field(api.EntityRefSerializer)
-    def get_authPolicy(self, identity: Identity) -> dict[str, Any]:
-        return {
-            "id": "default",
-            "name": "Default",
-            "entity": "auth-policies",
-            "_links": api.links("auth-policies", "default"),
-        }
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_permissions(self, identity: Identity) -> list[str]:
@@ -424,7 +381,7 @@ class EnrollmentDetailSerializer(api.BaseEntitySerializer):
     identity = serializers.SerializerMethodField()
     caId = serializers.CharField(source="ca_id", allow_null=True)
     jwt = serializers.SerializerMethodField()
-    details = serializers.SerializerMethodField()
+    details = api.constant({}, serializers.DictField())
 
     @extend_schema_field(api.EntityRefSerializer)
     def get_identity(self, enrollment: Enrollment) -> dict[str, Any]:
@@ -433,10 +390,6 @@ class EnrollmentDetailSerializer(api.BaseEntitySerializer):
     @extend_schema_field(OpenApiTypes.STR)
     def get_jwt(self, enrollment: Enrollment) -> str:
         return services.enrollment_jwt(enrollment)
-
-    @extend_schema_field(serializers.DictField())
-    def get_details(self, enrollment: Enrollment) -> dict[str, Any]:
-        return {}
 
 
 def _enrollments() -> QuerySet[Enrollment]:
@@ -524,7 +477,7 @@ class IdentityEnrollmentsView(api.ManagementApiView):
 class AuthenticatorDetailSerializer(api.BaseEntitySerializer):
     url_name = "authenticators"
     updatedAt = api.TimestampField(source="created_at")
-    method = serializers.SerializerMethodField()
+    method = api.constant("cert", OpenApiTypes.STR)
     identityId = serializers.CharField(source="identity_id")
     identity = serializers.SerializerMethodField()
     fingerprint = serializers.CharField()
@@ -533,10 +486,6 @@ class AuthenticatorDetailSerializer(api.BaseEntitySerializer):
     isIssuedByNetwork = serializers.BooleanField(source="is_internal")
     isExtendRequested = serializers.BooleanField(source="is_extend_requested")
     isKeyRollRequested = serializers.BooleanField(source="is_key_roll_requested")
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_method(self, authenticator: Authenticator) -> str:
-        return "cert"
 
     @extend_schema_field(api.EntityRefSerializer)
     def get_identity(self, authenticator: Authenticator) -> dict[str, Any]:

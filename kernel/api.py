@@ -9,6 +9,7 @@ came in with a serializer, call the app's service function, render the result.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
@@ -311,6 +312,22 @@ class BaseEntitySerializer(serializers.Serializer):
     @extend_schema_field(serializers.DictField())
     def get_tags(self, row: Any) -> dict[str, Any]:
         return dict(getattr(row, "tags", None) or {})
+
+
+class _Constant(serializers.Field):
+    def __init__(self, value: Any) -> None:
+        super().__init__(source="*", read_only=True)
+        self.value = value
+
+    def to_representation(self, value: Any) -> Any:
+        return copy.deepcopy(self.value)
+
+
+def constant(value: Any, schema: Any) -> serializers.Field:
+    """A field of OpenZiti's shape that this controller has no use for: always `value`,
+    documented as `schema`."""
+    kind = extend_schema_field(schema)(type("Constant", (_Constant,), {}))
+    return cast(serializers.Field, kind(value))
 
 
 class PaginationSerializer(serializers.Serializer):
