@@ -12,7 +12,7 @@ from identities.models import Authenticator, Identity
 from kernel.ids import new_id
 
 
-class Session(models.Model):
+class TokenSession(models.Model):
     """What every API session holds: a token, known only by its SHA-256 (the token is
     256 random bits, so a fast hash is enough, and a database leak does not hand out
     live sessions), and when it opened and was last used."""
@@ -40,7 +40,7 @@ class Session(models.Model):
         return min(self.last_activity_at + self.idle_timeout(), self.created_at + self.max_age())
 
 
-class ApiSession(Session):
+class ApiSession(TokenSession):
     """An API session opened by certificate authentication (devices, admin identities)."""
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="api_sessions")
@@ -50,19 +50,19 @@ class ApiSession(Session):
         Authenticator, null=True, blank=True, on_delete=models.CASCADE, related_name="api_sessions"
     )
 
-    class Meta(Session.Meta):
+    class Meta(TokenSession.Meta):
         pass
 
     def __str__(self) -> str:
         return f"API session {self.id} of {self.identity_id}"
 
 
-class AdminApiSession(Session):
+class AdminApiSession(TokenSession):
     """A management API session opened by an admin account's password."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_sessions")
 
-    class Meta(Session.Meta):
+    class Meta(TokenSession.Meta):
         pass
 
     def __str__(self) -> str:
