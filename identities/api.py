@@ -107,7 +107,8 @@ class IdentityDetailSerializer(api.BaseEntitySerializer):
         },
         api.EntityRefSerializer,
     )
-    permissions = serializers.SerializerMethodField()
+    # OpenZiti's fine-grained permissions; isAdmin already grants everything here.
+    permissions = api.constant([], serializers.ListField(child=serializers.CharField()))
 
     @extend_schema_field(api.EntityRefSerializer)
     def get_type(self, identity: Identity) -> dict[str, Any]:
@@ -156,10 +157,6 @@ class IdentityDetailSerializer(api.BaseEntitySerializer):
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_hasApiSession(self, identity: Identity) -> bool:
         return bool(getattr(identity, "has_api_session", False))
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_permissions(self, identity: Identity) -> list[str]:
-        return ["admin"] if identity.is_admin else []
 
 
 def _identities() -> QuerySet[Identity]:

@@ -96,6 +96,7 @@ def scenario(api: Recorder, tmp_path: Path) -> None:
     api.get(f"/identities/{laptop}")
     api.get("/identities/nope")
     api.call("PUT", f"/identities/{laptop}", {"name": "laptop", "type": "Device", "isAdmin": True})
+    api.get(f"/identities/{laptop}")  # an admin identity
     api.call("PATCH", f"/identities/{laptop}", {"roleAttributes": ["ops"]})
     api.call("PATCH", f"/identities/{laptop}", {"type": "User"})  # 400
     api.post(f"/identities/{laptop}/disable", {"durationMinutes": 0})
@@ -154,11 +155,14 @@ def scenario(api: Recorder, tmp_path: Path) -> None:
     api.post(f"/enrollments/{enrollment.id}/refresh", {"expiresAt": "then"})  # 400
     api.call("DELETE", f"/enrollments/{enrollment.id}")
     api.post("/enrollments", {"method": "ottca", "identityId": laptop, "caId": ca, "expiresAt": later()})
+    api.get(f"/identities/{laptop}")  # with its ottca token
+    api.get(f"/identities/{laptop}/enrollments")
     api.post("/enrollments", {"method": "ott", "identityId": laptop, "expiresAt": later()})  # 400: pending
     api.get("/enrollments/nope")
 
     device = enroll_device("sensor", tmp_path)
     authenticator = device.authenticator.pk
+    api.get(f"/identities/{device.identity.pk}")  # enrolled: authenticators.cert
     api.get("/authenticators")
     api.get(f"/authenticators/{authenticator}")
     api.post(f"/authenticators/{authenticator}/request-extend", {"rollKeys": False})
