@@ -209,7 +209,7 @@ def _ottca(ca_id: str | None) -> CertificateAuthority | None:
 
 
 class IdentityListView(api.ManagementApiView):
-    api_field_names = FIELD_NAMES
+    api_field_names = {**FIELD_NAMES, "ca": "enrollment.ottca"}
 
     @api.list_operation("listIdentities", IdentityDetailSerializer)
     def get(self, request: Request) -> Response:

@@ -93,6 +93,21 @@ def test_a_bad_create_is_could_not_validate_with_its_field_and_creates_nothing(m
     assert not Identity.objects.exists()
 
 
+def test_an_ottca_enrollment_needs_a_verified_ca_allowing_it(mgmt):
+    ca = create_certificate_authority(name="Fleet", certificate_pem=make_ca().pem, ott_ca_enrollment=True)
+
+    reply = mgmt.post(
+        "/identities", {"name": "x", "type": "Device", "isAdmin": False, "enrollment": {"ottca": ca.id}}
+    )
+
+    assert (reply.status, reply.error_code) == (400, "COULD_NOT_VALIDATE")
+    assert reply.json()["error"]["cause"] == {
+        "field": "enrollment.ottca",
+        "reason": 'the certificate authority "Fleet" is not verified yet',
+    }
+    assert not Identity.objects.exists()
+
+
 def test_a_taken_name_or_external_id_is_refused(mgmt):
     create_identity(mgmt, "laptop", externalId="e-1")
 
