@@ -58,16 +58,6 @@ def _render(rows: Iterable[CertificateAuthority]) -> list[Any]:
     return list(CaDetailSerializer(rows, many=True).data)
 
 
-class CaCreateInput(serializers.Serializer):
-    name = api.Text()
-    certPem = api.Text()
-    isAutoCaEnrollmentEnabled = api.Flag()
-    isOttCaEnrollmentEnabled = api.Flag()
-    isAuthEnabled = api.Flag()
-    identityRoles = api.Strings(required=True)
-    identityNameFormat = api.Text(required=False)
-
-
 class CaUpdateInput(serializers.Serializer):
     name = api.Text()
     isAutoCaEnrollmentEnabled = api.Flag()
@@ -75,6 +65,11 @@ class CaUpdateInput(serializers.Serializer):
     isAuthEnabled = api.Flag()
     identityRoles = api.Strings(required=True)
     identityNameFormat = api.Text()
+
+
+class CaCreateInput(CaUpdateInput):
+    certPem = api.Text()
+    identityNameFormat = api.Text(required=False)  # the default format when left out
 
 
 def _ca(pk: str) -> CertificateAuthority:

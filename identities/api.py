@@ -180,16 +180,6 @@ class EnrollmentChoice(serializers.Serializer):
     ottca = api.Text(required=False)
 
 
-class IdentityCreateInput(serializers.Serializer):
-    name = api.Text()
-    type = serializers.ChoiceField(choices=IdentityType.values)
-    isAdmin = api.Flag()
-    roleAttributes = api.Strings()
-    externalId = api.Text(required=False, allow_null=True)
-    tags = api.Tags()
-    enrollment = EnrollmentChoice(required=False)
-
-
 class IdentityUpdateInput(serializers.Serializer):
     name = api.Text()
     type = serializers.ChoiceField(choices=IdentityType.values)
@@ -197,6 +187,10 @@ class IdentityUpdateInput(serializers.Serializer):
     roleAttributes = api.Strings()
     externalId = api.Text(required=False, allow_null=True)
     tags = api.Tags()
+
+
+class IdentityCreateInput(IdentityUpdateInput):
+    enrollment = EnrollmentChoice(required=False)
 
 
 def _ottca(ca_id: str | None) -> CertificateAuthority | None:
