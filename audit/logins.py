@@ -11,16 +11,23 @@ from django.http import HttpRequest
 from audit.models import Action, ObjectType, Outcome
 from audit.services import record
 from kernel.actors import Actor, acting_as
+from kernel.api import MANAGEMENT_API_PREFIX
 
 
 def _address(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
+def _channel(request: HttpRequest | None) -> str:
+    """Where the login came in: the management API's authenticate, or the console."""
+    on_api = request is not None and request.path.startswith(MANAGEMENT_API_PREFIX)
+    return "management-api" if on_api else "console"
+
+
 @receiver(user_logged_in)
 def _logged_in(sender: object, request: HttpRequest | None, user: Any, **_: object) -> None:
     actor = Actor(
-        "admin", user.get_username(), ref=str(user.pk), address=_address(request), channel="console"
+        "admin", user.get_username(), ref=str(user.pk), address=_address(request), channel=_channel(request)
     )
     with acting_as(actor):
         record(Action.LOGIN_SUCCEEDED, ObjectType.ADMIN, str(user.pk), user.get_username())
@@ -31,7 +38,7 @@ def _logged_out(sender: object, request: HttpRequest | None, user: Any, **_: obj
     if user is None:
         return  # nobody was logged in: nothing happened
     actor = Actor(
-        "admin", user.get_username(), ref=str(user.pk), address=_address(request), channel="console"
+        "admin", user.get_username(), ref=str(user.pk), address=_address(request), channel=_channel(request)
     )
     with acting_as(actor):
         record(Action.LOGOUT, ObjectType.ADMIN, str(user.pk), user.get_username())
@@ -43,5 +50,5 @@ def _login_failed(
 ) -> None:
     # Django has already masked the password in `credentials`; only the username is kept.
     username = str(credentials.get("username", ""))
-    with acting_as(Actor("anonymous", username, address=_address(request), channel="console")):
+    with acting_as(Actor("anonymous", username, address=_address(request), channel=_channel(request))):
         record(Action.LOGIN_FAILED, ObjectType.ADMIN, object_name=username, outcome=Outcome.REFUSED)

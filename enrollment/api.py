@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -21,17 +23,26 @@ from authorities.services import ca_enrollment_jwt
 from enrollment import errors, services, sessions
 from enrollment.middleware import client_certificate_of
 from enrollment.models import ApiSession
-from enrollment.parsers import AnyContentNegotiation, PemCsrParser, PemFileParser, Pkcs10Parser
+from enrollment.parsers import PemCsrParser, PemFileParser, Pkcs10Parser
 from identities.models import Authenticator
 from kernel.actors import Actor, acting_as
+from kernel.api import (
+    MANAGEMENT_API_PREFIX,
+    AnyContentNegotiation,
+    ApiErrorEnvelopeSerializer,
+    EmptyEnvelopeSerializer,
+    EntityRefSerializer,
+    LinkSerializer,
+    MetaSerializer,
+    envelope,
+    envelope_of,
+    links,
+    timestamp,
+)
 
 VERSION = "1.0.0"
 API_PREFIX = "/edge/client/v1"
 PEM_CONTENT_TYPE = "application/x-pem-file"
-
-
-def envelope(data: Any) -> dict[str, Any]:
-    return {"data": data, "meta": {}}
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -52,18 +63,41 @@ class EnrollmentApiView(APIView):
 SAME_FOR_EVERYONE = {"public": True, "max_age": 60}
 
 
+def version_data() -> dict[str, Any]:
+    """What `GET /version` says on both APIs: the base paths clients discover, under
+    OpenZiti's names (`edge` is the client API's older one)."""
+    client = {"v1": {"path": API_PREFIX, "version": VERSION}}
+    return {
+        "version": VERSION,
+        "revision": "",
+        "buildDate": "",
+        "apiVersions": {
+            "edge": client,
+            "edge-client": client,
+            "edge-management": {"v1": {"path": MANAGEMENT_API_PREFIX, "version": VERSION}},
+        },
+    }
+
+
+VERSION_RESPONSES = {
+    200: inline_serializer("VersionEnvelope", {"data": serializers.DictField(), "meta": MetaSerializer()}),
+    405: OpenApiResponse(ApiErrorEnvelopeSerializer, description="METHOD_NOT_ALLOWED"),
+}
+# What the client API's operations may refuse with (wire-protocol.md's codes).
+REFUSED = OpenApiResponse(ApiErrorEnvelopeSerializer, description="refused: the error's code says why")
+CLIENT_ERRORS = {400: REFUSED, 401: REFUSED, 403: REFUSED, 404: REFUSED, 405: REFUSED, 409: REFUSED}
+DATA = inline_serializer("DataEnvelope", {"data": serializers.DictField(), "meta": MetaSerializer()})
+TEXT = OpenApiTypes.STR
+
+
+def _address(request: Request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
 class VersionView(EnrollmentApiView):
+    @extend_schema(operation_id="listVersion", responses=VERSION_RESPONSES)
     def get(self, request: Request) -> Response:
-        response = Response(
-            envelope(
-                {
-                    "version": VERSION,
-                    "revision": "",
-                    "buildDate": "",
-                    "apiVersions": {"edge": {"v1": {"path": API_PREFIX}}},
-                }
-            )
-        )
+        response = Response(envelope(version_data()))
         patch_cache_control(response, **SAME_FOR_EVERYONE)
         return response
 
@@ -71,6 +105,7 @@ class VersionView(EnrollmentApiView):
 class CaCertsView(EnrollmentApiView):
     """RFC 7030 §4.1.3: base64 of a certs-only PKCS#7 holding the CA bundle."""
 
+    @extend_schema(operation_id="listWellKnownCas", responses={(200, "application/pkcs7-mime"): TEXT})
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(services.ca_bundle_base64(), content_type="application/pkcs7-mime")
         response["Content-Transfer-Encoding"] = "base64"
@@ -105,6 +140,26 @@ def prefers_pem(accept: str) -> bool:
 class EnrollView(EnrollmentApiView):
     parser_classes = [JSONParser, PemCsrParser, PemFileParser, Pkcs10Parser]
 
+    @extend_schema(
+        operation_id="enroll",
+        parameters=[
+            OpenApiParameter("method", str, enum=["ott", "ottca", "ca"], required=True),
+            OpenApiParameter("token", str),
+        ],
+        request={
+            "application/json": inline_serializer(
+                "EnrollRequest",
+                {
+                    "name": serializers.CharField(required=False),
+                    "clientCsr": serializers.CharField(required=False),
+                },
+            ),
+            "text/plain": TEXT,
+            "application/x-pem-file": TEXT,
+            "application/pkcs10": TEXT,
+        },
+        responses={200: DATA, (200, PEM_CONTENT_TYPE): TEXT, **CLIENT_ERRORS},
+    )
     def post(self, request: Request) -> Response | HttpResponse:
         method = request.query_params.get("method", "")
         with services.refusals_recorded(method, request.query_params.get("token")):
@@ -162,6 +217,7 @@ def _json_object(request: Request) -> dict[str, Any]:
 class CaJwtView(EnrollmentApiView):
     """The reusable auto-enrollment JWT of a verified CA."""
 
+    @extend_schema(operation_id="getCaJwt", responses={(200, "application/jwt"): TEXT, **CLIENT_ERRORS})
     def get(self, request: Request, ca_id: str) -> HttpResponse:
         ca = CertificateAuthority.objects.filter(pk=ca_id).first()
         if ca is None:
@@ -173,40 +229,85 @@ class CaJwtView(EnrollmentApiView):
         return HttpResponse(token, content_type="application/jwt")
 
 
-def _session_data(opened: sessions.OpenedSession | None, session: ApiSession) -> dict[str, Any]:
-    identity = session.identity
+class SessionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    token = serializers.CharField()
+    identityId = serializers.CharField()
+    identity = EntityRefSerializer()
+    authenticatorId = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    updatedAt = serializers.DateTimeField()
+    expiresAt = serializers.DateTimeField()
+    expirationSeconds = serializers.IntegerField()
+    ipAddress = serializers.CharField()
+    isMfaRequired = serializers.BooleanField()
+    isMfaComplete = serializers.BooleanField()
+    isCertExtendable = serializers.BooleanField()
+    configTypes = serializers.ListField(child=serializers.CharField())
+    authQueries = serializers.ListField(child=serializers.DictField())
+    _links = serializers.DictField(child=LinkSerializer())
+
+
+def session_data(managed: sessions.LiveSession, address: str | None = None) -> dict[str, Any]:
+    """An API session as OpenZiti's currentApiSessionDetail (both edge APIs)."""
+    session = managed.session
+    if managed.user is not None:
+        # An admin account is no identity here; it stands in as one, by its id and username.
+        identity_id, name = str(managed.user.pk), managed.user.get_username()
+        authenticator = None
+    else:
+        identity = session.identity  # type: ignore[union-attr]
+        identity_id, name = identity.id, identity.name
+        authenticator = getattr(session, "authenticator", None)
     data: dict[str, Any] = {
         "id": session.id,
-        "identityId": identity.id,
-        "identity": {"id": identity.id, "name": identity.name},
-        "createdAt": _timestamp(session.created_at),
-        "updatedAt": _timestamp(session.last_activity_at),
-        "expiresAt": _timestamp(session.expires_at),
+        "_links": links("current-api-session", session.id),
+        "identityId": identity_id,
+        "identity": {"id": identity_id, "name": name, "_links": links("identities", identity_id)},
+        "createdAt": timestamp(session.created_at),
+        "updatedAt": timestamp(session.last_activity_at),
+        "cachedUpdatedAt": timestamp(session.last_activity_at),
+        "lastActivityAt": timestamp(session.last_activity_at),
+        "expiresAt": timestamp(session.expires_at),
         "expirationSeconds": int(ApiSession.idle_timeout().total_seconds()),
         "authQueries": [],
+        "configTypes": [],
+        "ipAddress": address or "",
+        "isMfaRequired": False,
+        "isMfaComplete": False,
+        "authenticatorId": str(authenticator.pk) if authenticator else "",
+        "isCertExtendable": bool(authenticator and authenticator.is_internal),
+        "isCertExtendRequested": bool(authenticator and authenticator.is_extend_requested),
+        "isCertKeyRollRequested": bool(authenticator and authenticator.is_key_roll_requested),
     }
-    authenticator = session.authenticator
-    data["authenticatorId"] = str(authenticator.pk) if authenticator else None
-    data["isCertExtendRequested"] = bool(authenticator and authenticator.is_extend_requested)
-    data["isCertKeyRollRequested"] = bool(authenticator and authenticator.is_key_roll_requested)
-    if opened is not None:
-        data["token"] = opened.token
+    if managed.token is not None:
+        data["token"] = managed.token
     return data
 
 
-def _timestamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def _device_session(opened: sessions.OpenedSession | None, session: ApiSession) -> sessions.LiveSession:
+    return sessions.LiveSession(
+        session=session, user=None, identity=session.identity, token=opened.token if opened else None
+    )
 
 
 class AuthenticateView(EnrollmentApiView):
     parser_classes = [JSONParser]
 
+    @extend_schema(
+        operation_id="authenticate",
+        parameters=[OpenApiParameter("method", str, enum=["cert"], required=True)],
+        request=None,
+        responses={200: envelope_of(SessionSerializer), **CLIENT_ERRORS},
+    )
     def post(self, request: Request) -> Response:
         method = request.query_params.get("method", "")
         if method != "cert":
             raise errors.InvalidAuth(f'authentication method "{method}" is not supported; use cert')
         opened = sessions.authenticate_with_certificate(client_certificate_of(request))
-        response = Response(envelope(_session_data(opened, opened.session)))
+        response = Response(
+            envelope(session_data(_device_session(opened, opened.session), _address(request)))
+        )
         response["zt-session"] = opened.token
         if opened.authenticator.is_extend_requested:
             # How OpenZiti tells a device, at authentication, that the admin wants it to renew.
@@ -217,12 +318,16 @@ class AuthenticateView(EnrollmentApiView):
 
 
 class CurrentApiSessionView(EnrollmentApiView):
+    @extend_schema(
+        operation_id="getCurrentAPISession", responses={200: envelope_of(SessionSerializer), **CLIENT_ERRORS}
+    )
     def get(self, request: Request) -> Response:
         session = sessions.current_api_session(request.headers.get("zt-session"))
-        return Response(envelope(_session_data(None, session)))
+        return Response(envelope(session_data(_device_session(None, session), _address(request))))
 
 
 class CurrentIdentityView(EnrollmentApiView):
+    @extend_schema(operation_id="getCurrentIdentity", responses={200: DATA, **CLIENT_ERRORS})
     def get(self, request: Request) -> Response:
         identity = sessions.current_api_session(request.headers.get("zt-session")).identity
         return Response(
@@ -234,8 +339,8 @@ class CurrentIdentityView(EnrollmentApiView):
                     "typeId": identity.identity_type,
                     "roleAttributes": identity.role_attributes,
                     "disabled": identity.is_disabled,
-                    "createdAt": _timestamp(identity.created_at),
-                    "updatedAt": _timestamp(identity.updated_at),
+                    "createdAt": timestamp(identity.created_at),
+                    "updatedAt": timestamp(identity.updated_at),
                 }
             )
         )
@@ -251,12 +356,25 @@ def _authenticator_data(authenticator: Authenticator) -> dict[str, Any]:
         "isIssuedByNetwork": authenticator.is_internal,
         "isExtendRequested": authenticator.is_extend_requested,
         "isKeyRollRequested": authenticator.is_key_roll_requested,
-        "expiresAt": _timestamp(authenticator.not_after),
-        "createdAt": _timestamp(authenticator.created_at),
+        "expiresAt": timestamp(authenticator.not_after),
+        "createdAt": timestamp(authenticator.created_at),
     }
 
 
 class CurrentIdentityAuthenticatorsView(EnrollmentApiView):
+    @extend_schema(
+        operation_id="listCurrentIdentityAuthenticators",
+        responses={
+            200: inline_serializer(
+                "AuthenticatorsEnvelope",
+                {
+                    "data": serializers.ListField(child=serializers.DictField()),
+                    "meta": serializers.DictField(),
+                },
+            ),
+            **CLIENT_ERRORS,
+        },
+    )
     def get(self, request: Request) -> Response:
         identity = sessions.current_api_session(request.headers.get("zt-session")).identity
         authenticators = [_authenticator_data(a) for a in identity.authenticators.order_by("pk")]
@@ -279,6 +397,11 @@ class ExtendView(EnrollmentApiView):
 
     parser_classes = [JSONParser]
 
+    @extend_schema(
+        operation_id="extendCurrentIdentityAuthenticator",
+        request=inline_serializer("ExtendRequest", {"clientCertCsr": serializers.CharField()}),
+        responses={200: DATA, **CLIENT_ERRORS},
+    )
     def post(self, request: Request, authenticator_id: str) -> Response:
         issued = services.extend_certificate(
             request.headers.get("zt-session"),
@@ -294,6 +417,11 @@ class ExtendVerifyView(EnrollmentApiView):
 
     parser_classes = [JSONParser]
 
+    @extend_schema(
+        operation_id="extendVerifyCurrentIdentityAuthenticator",
+        request=inline_serializer("ExtendVerifyRequest", {"clientCert": serializers.CharField()}),
+        responses={200: EmptyEnvelopeSerializer, **CLIENT_ERRORS},
+    )
     def post(self, request: Request, authenticator_id: str) -> Response:
         services.verify_extended_certificate(
             request.headers.get("zt-session"),

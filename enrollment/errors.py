@@ -16,6 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from kernel.errors import DomainError
+from kernel.zitiql import InvalidFilter
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,14 @@ class AuthenticatorCannotBeUpdated(EnrollmentError):
     default_message = "this authenticator cannot be renewed"
 
 
+class RateLimited(EnrollmentError):
+    code = "RATE_LIMITED"
+    status = status.HTTP_429_TOO_MANY_REQUESTS
+    default_message = (
+        "too many failed logins for this account or from this address: wait a few minutes and try again"
+    )
+
+
 class NotFound(EnrollmentError):
     code = "NOT_FOUND"
     status = status.HTTP_404_NOT_FOUND
@@ -135,10 +144,48 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
 ]
 
 
+def _api_field(field: str | None, context: dict[str, Any]) -> str:
+    """A service argument's name as the API calls it (the view's api_field_names)."""
+    names = getattr(context.get("view"), "api_field_names", {})
+    return names.get(field, field) if field else "(root)"
+
+
+def _first_problem(detail: Any, path: str = "") -> tuple[str, str]:
+    """The first field and message of a DRF ValidationError's nested detail."""
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        return _first_problem(value, f"{path}.{key}" if path else str(key))
+    if isinstance(detail, list) and detail:
+        return _first_problem(detail[0], path)
+    return path or "(root)", str(detail)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, EnrollmentError):
         log.info("enrollment API error %s: %s", exc.code, exc.message)
         return Response(error_envelope(exc.code, exc.message, exc.cause), status=exc.status)
+    if isinstance(exc, InvalidFilter):
+        cause = {"field": "filter", "reason": exc.message, "position": exc.position}
+        return Response(
+            error_envelope("INVALID_FILTER", exc.message, cause), status=status.HTTP_400_BAD_REQUEST
+        )
+    if isinstance(exc, DomainError):
+        # A service refused (the management API): the same words as the console's.
+        field = _api_field(exc.field, context)
+        cause = {"field": field, "reason": exc.message}
+        return Response(
+            error_envelope(CouldNotValidate.code, f"{field}: {exc.message}", cause),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        field, reason = _first_problem(exc.detail)
+        cause = {"field": field, "reason": reason}
+        return Response(
+            error_envelope(CouldNotValidate.code, f"{field}: {reason}", cause),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return Response(error_envelope(Unauthorized.code, Unauthorized.default_message), status=401)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     if isinstance(exc, exceptions.UnsupportedMediaType):

@@ -30,9 +30,16 @@ class EnrollmentState(models.TextChoices):
 class Identity(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
     name = models.CharField(max_length=255, unique=True)
+    # Indexed: the management API filters lists by it.
     identity_type = models.CharField(max_length=16, choices=IdentityType.choices)
     role_attributes = models.JSONField(default=list, blank=True)
     is_disabled = models.BooleanField(default=False)
+    # May use the management API with its certificate (OpenZiti's isAdmin).
+    is_admin = models.BooleanField(default=False, db_index=True)
+    # The id an outside system (a directory, an IdP) knows it by; unique when set.
+    external_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # OpenZiti's tags: the admin's own key/value notes (strings, booleans, numbers, null).
+    tags = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

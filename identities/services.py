@@ -11,8 +11,8 @@ import datetime as dt
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NoReturn, TypedDict
 
 from cryptography import x509
 from django.conf import settings
@@ -34,6 +34,7 @@ from identities.errors import (
     IdentityDisabled,
     IdentityError,
     IdentityNameTaken,
+    IdentityTypeChangeError,
     InvalidIdentity,
     KeyInUse,
     LifecycleRefused,
@@ -109,16 +110,22 @@ def create_identity(
     role_attributes: Iterable[str] = (),
     enrollment_minutes: int | None = None,
     ca: CertificateAuthority | None = None,
+    is_admin: bool = False,
+    external_id: str | None = None,
+    tags: Mapping[str, object] | None = None,
 ) -> tuple[Identity, Enrollment]:
     """Create an identity with a pending one-time-token enrollment.
 
     With `ca`, the enrollment is ottca: the device will present a certificate from that
     third-party CA instead of a CSR; the CA must be usable for OTT enrollment now.
+    `is_admin` lets it use the management API with its certificate once enrolled.
 
     Atomic: either both rows exist afterwards or neither does. Raises IdentityNameTaken
-    for a duplicate name and InvalidIdentity for a bad name, type, duration or CA.
+    for a duplicate name and InvalidIdentity for a bad name, type, duration, CA or an
+    external id another identity has.
     """
     name = _validated_name(name)
+    external_id = _validated_external_id(external_id)
     kind = identity_type if isinstance(identity_type, IdentityType) else parse_identity_type(identity_type)
     roles = _validated_roles(role_attributes)
     expires_at = enrollment_expiry(enrollment_minutes)
@@ -132,6 +139,9 @@ def create_identity(
                 name=name,
                 identity_type=kind,
                 role_attributes=roles,
+                is_admin=is_admin,
+                external_id=external_id,
+                tags=dict(tags or {}),
             )
             enrollment = Enrollment.objects.create(
                 identity=identity,
@@ -149,29 +159,93 @@ def create_identity(
             )
     except IntegrityError as exc:
         # The unique index is the arbiter; a check-then-insert would race.
-        if names_taken([name]):
-            raise IdentityNameTaken(name) from exc
-        raise
+        _raise_taken(name, external_id, exc)
     return identity, enrollment
 
 
-def update_identity(identity: Identity, *, name: str, role_attributes: Iterable[str]) -> Identity:
-    """Rename an identity or change its roles; its type stays as created.
+def _validated_external_id(external_id: str | None) -> str | None:
+    """None for none; otherwise trimmed, non-empty, at most MAX_NAME_LENGTH, printable."""
+    if external_id is None:
+        return None
+    try:
+        return clean_name(external_id, "an external id")
+    except ValueError as exc:
+        raise InvalidIdentity(str(exc), "external_id") from exc
 
-    The change and its audit record (what was, what is) commit together.
+
+def _raise_taken(name: str, external_id: str | None, exc: IntegrityError) -> NoReturn:
+    """Which unique value a failed write collided with, in words (names without case)."""
+    if names_taken([name]):
+        raise IdentityNameTaken(name) from exc
+    if external_id is not None and Identity.objects.filter(external_id=external_id).exists():
+        raise InvalidIdentity(f'another identity has the external id "{external_id}"', "external_id") from exc
+    raise exc
+
+
+def _audited_fields(identity: Identity) -> dict[str, object]:
+    """What an edit can change, as the audit trail compares it before and after."""
+    return {
+        "name": identity.name,
+        "role_attributes": identity.role_attributes,
+        "is_admin": identity.is_admin,
+        "external_id": identity.external_id,
+        "tags": identity.tags,
+    }
+
+
+class _Keep:
+    """An argument left out: the identity keeps what it has."""
+
+
+KEEP = _Keep()
+
+
+def update_identity(
+    identity: Identity,
+    *,
+    name: str,
+    role_attributes: Iterable[str],
+    identity_type: IdentityType | str | None = None,
+    is_admin: bool | None = None,
+    external_id: str | _Keep | None = KEEP,
+    tags: Mapping[str, object] | None = None,
+) -> Identity:
+    """Rename an identity, change its roles, admin flag, external id or tags; the change
+    and its audit record (what was, what is) commit together.
+
+    Its type stays as created: an `identity_type` other than the current one raises
+    IdentityTypeChangeError (the same type is accepted, as an update sends every field).
+    Left-out arguments keep their values. Raises IdentityNameTaken or InvalidIdentity
+    for a name or external id that is taken or malformed; then nothing changes.
     """
-    before = {"name": identity.name, "role_attributes": identity.role_attributes}
+    if identity_type is not None:
+        kind = (
+            identity_type if isinstance(identity_type, IdentityType) else parse_identity_type(identity_type)
+        )
+        if kind != identity.identity_type:
+            raise IdentityTypeChangeError()
+    before = _audited_fields(identity)
     identity.name = _validated_name(name)
     identity.role_attributes = _validated_roles(role_attributes)
-    after = {"name": identity.name, "role_attributes": identity.role_attributes}
+    fields = ["name", "role_attributes", "updated_at"]
+    if is_admin is not None:
+        identity.is_admin = is_admin
+        fields.append("is_admin")
+    if not isinstance(external_id, _Keep):
+        identity.external_id = _validated_external_id(external_id)
+        fields.append("external_id")
+    if tags is not None:
+        identity.tags = dict(tags)
+        fields.append("tags")
     try:
         with transaction.atomic():
-            identity.save(update_fields=["name", "role_attributes", "updated_at"])
-            _audit(Action.IDENTITY_UPDATED, identity, changed=changed_fields(before, after))
+            identity.save(update_fields=fields)
+            changed = changed_fields(before, _audited_fields(identity))
+            _audit(Action.IDENTITY_UPDATED, identity, changed=changed)
     except IntegrityError as exc:
-        taken = identity.name
+        name, external_id = identity.name, identity.external_id
         identity.refresh_from_db()  # the caller keeps an object that matches the database
-        raise IdentityNameTaken(taken) from exc
+        _raise_taken(name, external_id, exc)
     return identity
 
 
@@ -225,11 +299,20 @@ def _revoke_held_certificates(identity: Identity, reason: RevocationReason | str
     reason = authorities.parse_revocation_reason(reason)
     revoked = []
     for authenticator in identity.authenticators.filter(ca__isnull=True):
-        pems = [authenticator.certificate_pem, authenticator.pending_certificate_pem]
-        for pem in filter(None, pems):
-            certificate = certificate_from_pem(pem)
-            if not RevokedCertificate.objects.is_revoked(format(certificate.serial_number, "x")):
-                revoked.append(_revoke(identity, certificate, reason))
+        revoked.extend(_revoke_certificates_of(authenticator, reason))
+    return revoked
+
+
+def _revoke_certificates_of(
+    authenticator: Authenticator, reason: RevocationReason
+) -> list[RevokedCertificate]:
+    """Revoke the authenticator's certificate and its pending renewal, those not yet
+    revoked, each recorded on its identity."""
+    revoked = []
+    for pem in filter(None, [authenticator.certificate_pem, authenticator.pending_certificate_pem]):
+        certificate = certificate_from_pem(pem)
+        if not RevokedCertificate.objects.is_revoked(format(certificate.serial_number, "x")):
+            revoked.append(_revoke(authenticator.identity, certificate, reason))
     return revoked
 
 
@@ -499,6 +582,49 @@ def reset_enrollment(
         identity.authenticators.all().delete()
         _audit(Action.ENROLLMENT_RESET, identity, method=method, reason=reason, expires_at=expiry.isoformat())
         return _new_token_for(identity, method, ca, expiry)
+
+
+def add_enrollment(
+    identity: Identity,
+    *,
+    ca: CertificateAuthority | None = None,
+    expires_at: dt.datetime | None = None,
+) -> Enrollment:
+    """A one-time token for an identity that has none (OpenZiti's `POST /enrollments`):
+    ott, or ottca with `ca`, expiring at `expires_at` (default ZITI_ENROLLMENT_DURATION).
+
+    Atomic, under the identity's lock. Raises LifecycleRefused for an enrolled identity
+    (reset it instead), one whose token is still pending (refresh that one) or a CA
+    that does not allow OTT enrollment; InvalidIdentity for an expiry in the past.
+    """
+    expiry = _chosen_expiry(expires_at)
+    with transaction.atomic():
+        identity = _locked(identity)
+        if identity.authenticators.exists():
+            raise LifecycleRefused(f'"{identity.name}" is enrolled: reset its enrollment instead')
+        if identity.enrollments.pending().exists():
+            raise LifecycleRefused(f'"{identity.name}" has a pending token: refresh it instead')
+        method = EnrollmentMethod.OTTCA if ca is not None else EnrollmentMethod.OTT
+        _audit(Action.ENROLLMENT_CREATED, identity, method=method, expires_at=expiry.isoformat())
+        return _new_token_for(identity, method, ca, expiry)
+
+
+def delete_enrollment(enrollment: Enrollment) -> None:
+    """Withdraw a token: its JWT stops working at once. The identity stays."""
+    with transaction.atomic():
+        _audit(Action.ENROLLMENT_DELETED, enrollment.identity, method=enrollment.method)
+        enrollment.delete()
+
+
+def delete_authenticator(authenticator: Authenticator) -> None:
+    """Take a certificate away from its identity, which can no longer authenticate with
+    it (its API sessions end). A certificate of our PKI is revoked first
+    (cessationOfOperation), the pending renewal one too; one transaction."""
+    with transaction.atomic():
+        if authenticator.is_internal:
+            _revoke_certificates_of(authenticator, RevocationReason.CESSATION_OF_OPERATION)
+        _audit(Action.AUTHENTICATOR_DELETED, authenticator.identity, serial=authenticator.serial)
+        authenticator.delete()
 
 
 def revoke_identity_certificate(

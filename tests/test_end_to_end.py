@@ -73,7 +73,8 @@ def test_reference_client_enrolls_and_then_completes_mutual_tls(controller, pki,
     assert mtls_version_request(controller.host, controller.port, context) == b"HTTP/1.1 200 OK"
     reply = https_request(controller.url, "POST", "/authenticate?method=cert", context=context)
     assert reply.status == 200, reply.body
-    assert reply.json()["data"]["identity"] == {"id": identity.id, "name": identity.name}
+    assert reply.json()["data"]["identity"]["id"] == identity.id
+    assert reply.json()["data"]["identity"]["name"] == identity.name
 
     set_identity_disabled(identity, True)
     refused = https_request(controller.url, "POST", "/authenticate?method=cert", context=context)

@@ -30,12 +30,15 @@ def collapse_slashes(
 
 @cache
 def api_path_prefixes() -> tuple[str, ...]:
-    """Where the JSON API lives: the enrollment routes, at / and under the edge prefix."""
+    """Where the JSON APIs live: the enrollment routes, at / and under the edge client
+    prefix, and the management API."""
     from enrollment import urls as enrollment_urls
     from enrollment.api import API_PREFIX
+    from kernel.api import MANAGEMENT_API_PREFIX
 
     literal = {str(pattern.pattern).split("<", 1)[0] for pattern in enrollment_urls.urlpatterns}
-    return (API_PREFIX.rstrip("/") + "/", *sorted(f"/{p}" for p in literal))
+    bases = (API_PREFIX.rstrip("/") + "/", MANAGEMENT_API_PREFIX.rstrip("/"))
+    return (*bases, *sorted(f"/{p}" for p in literal))
 
 
 def is_api_path(path: str) -> bool:

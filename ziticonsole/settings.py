@@ -94,6 +94,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "axes",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "crispy_forms",
     "crispy_bootstrap5",
     "ziticonsole",
@@ -225,6 +227,18 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "enrollment.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The management API's session check (enrollment layer), named here so that the apps
+# below it can share kernel.api's view without importing it.
+ZITI_MANAGEMENT_AUTHENTICATION = "enrollment.management_api.ManagementSessionAuthentication"
+# Our OpenAPI documents (ziticonsole/management_urls.py); the console's API page serves
+# Swagger UI from drf_spectacular_sidecar's static files.
+SPECTACULAR_SETTINGS = {
+    "VERSION": "1.0.0",
+    "SERVE_PUBLIC": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

@@ -11,6 +11,9 @@ handler400 = "ziticonsole.views.bad_request"
 handler500 = "ziticonsole.views.server_error"
 
 urlpatterns = [
+    # The management API and both APIs' OpenAPI documents; the specs before the client
+    # API's routes, which take the same prefix.
+    path("", include("ziticonsole.management_urls")),
     # The enrollment API at the root (C SDK) and under the edge client prefix (Go SDKs).
     path("", include(("enrollment.urls", "api"))),
     path(f"{API_PREFIX.strip('/')}/", include(("enrollment.urls", "api"), namespace="api-v1")),
@@ -27,4 +30,5 @@ urlpatterns = [
     path("identities/", include("identities.urls")),
     path("certificate-authorities/", include("authorities.urls")),
     path("audit/", include("audit.urls")),
+    path("api-docs/", views.api_docs, name="api-docs"),
 ]

@@ -379,7 +379,8 @@ def test_a_third_party_certificate_authenticates(controller, fleet, device, pref
     identity = Identity.objects.get()
     assert reply.headers["zt-session"] == data["token"]
     assert data["identityId"] == identity.id
-    assert data["identity"] == {"id": identity.id, "name": identity.name}
+    assert data["identity"]["id"] == identity.id
+    assert data["identity"]["name"] == identity.name
     assert data["expirationSeconds"] == 1800
     assert data["authQueries"] == []
     assert data["expiresAt"].endswith("Z")
