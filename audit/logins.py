@@ -8,8 +8,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from audit.models import Action, ObjectType, Outcome
-from audit.services import record
+from audit.models import Action, ObjectType
+from audit.services import record, record_refusal
 from kernel.actors import Actor, acting_as
 from kernel.api import MANAGEMENT_API_PREFIX
 
@@ -51,4 +51,4 @@ def _login_failed(
     # Django has already masked the password in `credentials`; only the username is kept.
     username = str(credentials.get("username", ""))
     with acting_as(Actor("anonymous", username, address=_address(request), channel=_channel(request))):
-        record(Action.LOGIN_FAILED, ObjectType.ADMIN, object_name=username, outcome=Outcome.REFUSED)
+        record_refusal(Action.LOGIN_FAILED, ObjectType.ADMIN, object_name=username)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -71,6 +73,69 @@ def record(
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
     """What an edit changed, as `detail["changed"]` of its record: field → [was, is]."""
     return {field: [before[field], value] for field, value in after.items() if before[field] != value}
+
+
+# Refusals anyone can cause (a bad token, a wrong password) are recorded at most this
+# often per address and process; the rest are counted into the next one recorded, so a
+# flood cannot grow the trail without bound, and the trail still says it happened.
+REFUSALS_PER_WINDOW = 20
+REFUSAL_WINDOW_S = 60.0
+_MAX_ADDRESSES = 10_000
+
+
+class _RefusalBudget:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # address -> (window start, recorded in it, left out since the last recorded)
+        self._windows: dict[str, tuple[float, int, int]] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+    def take(self, address: str) -> int | None:
+        """None when `address` is over its budget (counted); else how many were left out."""
+        now = time.time()
+        with self._lock:
+            if len(self._windows) >= _MAX_ADDRESSES and address not in self._windows:
+                self._windows.clear()  # a sweep of addresses must not grow this either
+            start, used, left_out = self._windows.get(address, (now, 0, 0))
+            if now - start >= REFUSAL_WINDOW_S:
+                start, used = now, 0
+            if used >= REFUSALS_PER_WINDOW:
+                self._windows[address] = (start, used, left_out + 1)
+                return None
+            self._windows[address] = (start, used + 1, 0)
+            return left_out
+
+
+_refusals = _RefusalBudget()
+
+
+def record_refusal(
+    action: Action,
+    object_type: ObjectType,
+    object_id: str = "",
+    object_name: str = "",
+    *,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditRecord | None:
+    """Record a refusal, within the caller's address's budget (REFUSALS_PER_WINDOW per
+    REFUSAL_WINDOW_S); None when over it. The first one recorded after a gap says how
+    many were left out (`left_out`)."""
+    actor = current_actor()
+    left_out = _refusals.take((actor.address if actor else None) or "")
+    if left_out is None:
+        return None
+    extra = {"left_out": left_out} if left_out else {}
+    return record(
+        action,
+        object_type,
+        object_id,
+        object_name,
+        outcome=Outcome.REFUSED,
+        detail={**(detail or {}), **extra},
+    )
 
 
 def as_exported(entry: AuditRecord) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from django.conf import settings
 from django.utils import timezone
 
-from audit.models import Action, ObjectType, Outcome
-from audit.services import record
+from audit.models import Action, ObjectType
+from audit.services import record_refusal
 from authorities.models import CaUse, CertificateAuthority, RevokedCertificate
 from authorities.pki import issue_identity_certificate, load_pki
 from authorities.services import render_identity_name
@@ -119,7 +119,9 @@ def as_device_of(identity: Identity) -> Iterator[None]:
 def refusals_recorded(method: str, token: str | None) -> Iterator[None]:
     """Record every enrollment the block refuses, with its wire code, then let it go on.
 
-    Recorded after the refused attempt's transaction rolled back, so the record stays.
+    Recorded after the refused attempt's transaction rolled back, so the record stays;
+    within the address's budget (audit.services.record_refusal), so a flood is counted,
+    not stored line by line.
     The token itself is never recorded; it only finds the identity it belongs to.
     """
     try:
@@ -129,12 +131,11 @@ def refusals_recorded(method: str, token: str | None) -> Iterator[None]:
             Enrollment.objects.select_related("identity").filter(token=token).first() if token else None
         )
         identity = enrollment.identity if enrollment is not None else None
-        record(
+        record_refusal(
             Action.ENROLLMENT_REFUSED,
             ObjectType.IDENTITY,
             identity.pk if identity else "",
             identity.name if identity else "",
-            outcome=Outcome.REFUSED,
             detail={"method": method[:16], "code": exc.code, "reason": exc.message},
         )
         raise

@@ -84,3 +84,11 @@ def controller(
     finally:
         threads.blockingCallFromThread(reactor, server.close)
         connections.close_all()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_refusal_budget() -> None:
+    """Each test starts with every address's refusal budget full (it is per process)."""
+    from audit.services import _refusals
+
+    _refusals.reset()

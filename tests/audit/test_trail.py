@@ -402,3 +402,37 @@ class TestCertificatesAndAutoEnrollment:
             "ca",
             "Fleet",
         )
+
+
+@pytest.mark.django_db
+class TestRefusalBudget:
+    def refuse(self, address: str) -> None:
+        from enrollment.errors import InvalidEnrollmentToken
+        from enrollment.services import refusals_recorded
+        from kernel.actors import Actor, acting_as
+
+        device = Actor("device", "", address=address, channel="client-api")
+        with (
+            acting_as(device),
+            pytest.raises(InvalidEnrollmentToken),
+            refusals_recorded("ott", "no-such-token"),
+        ):
+            raise InvalidEnrollmentToken()
+
+    def test_a_flood_of_refusals_from_one_address_is_counted_not_stored(self, time_machine: object) -> None:
+        from audit.services import REFUSAL_WINDOW_S, REFUSALS_PER_WINDOW
+
+        time_machine.move_to("2026-03-01T10:00:00Z", tick=False)  # type: ignore[attr-defined]
+        for _ in range(REFUSALS_PER_WINDOW + 5):
+            self.refuse("192.0.2.7")
+        self.refuse("198.51.100.1")  # another address has its own budget
+
+        refused = AuditRecord.objects.filter(action=Action.ENROLLMENT_REFUSED)
+        assert refused.filter(actor_address="192.0.2.7").count() == REFUSALS_PER_WINDOW
+        assert refused.filter(actor_address="198.51.100.1").count() == 1
+
+        time_machine.shift(REFUSAL_WINDOW_S)  # type: ignore[attr-defined]
+        self.refuse("192.0.2.7")
+        latest = refused.filter(actor_address="192.0.2.7").latest("pk")
+        assert latest.detail["left_out"] == 5
+        assert "left_out" not in refused.filter(actor_address="198.51.100.1").get().detail
