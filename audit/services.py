@@ -54,7 +54,9 @@ def record(
         if SECRET_WORDS.intersection(key.lower().split("_")):
             raise ValueError(f"the audit trail holds no secrets: detail key {key!r} is refused")
     actor = current_actor()
-    with transaction.atomic():
+    # No savepoint: inside the change's transaction a failed insert must fail the change
+    # anyway, and on the enrollment path a savepoint pair is two more round trips.
+    with transaction.atomic(savepoint=False):
         return AuditRecord.objects.create(
             actor_kind=actor.kind if actor else "system",
             actor_name=_fits(actor.name if actor else "", "actor_name"),
