@@ -210,7 +210,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "databases": {},
     }
     with tempfile.TemporaryDirectory(prefix="ziti-bench-shim-") as shim_dir:
-        shim = wrk.build_no_resume_shim(Path(shim_dir)) if wrk.available() else None
+        shim = wrk.build_shim(Path(shim_dir)) if wrk.available() else None
         if wrk.available() and shim is None:
             progress("no C compiler: wrk may resume TLS sessions where a server allows it")
         results["full_handshakes_forced"] = shim is not None

@@ -28,7 +28,7 @@ from typing import Any
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 SCRIPT = LUA_DIR / "unit.lua"
-SHIM_SOURCE = LUA_DIR / "no_resume.c"
+SHIM_SOURCE = LUA_DIR / "wrk_shim.c"
 MARKER = "BENCH_JSON "
 # A request slower than this is a timeout error; far above any healthy p99, so that at
 # 256 clients queueing shows as latency, and only a stuck request as an error.
@@ -53,17 +53,19 @@ def threads_for(clients: int) -> int:
     return min(clients, 2)
 
 
-def build_no_resume_shim(directory: Path) -> Path | None:
-    """Compile the LD_PRELOAD shim that stops wrk resuming sessions; None without a compiler.
+def build_shim(directory: Path) -> Path | None:
+    """Compile wrk's LD_PRELOAD shim (bench/lua/wrk_shim.c); None without a compiler.
 
-    wrk resumes TLS sessions against a server that allows it (checked against nginx with
-    a session cache: all but the first connection of each slot resumed), so a server
-    that issues tickets would be measured on cheap handshakes.
+    It stops wrk resuming TLS sessions, which it does against a server that allows it
+    (checked against nginx with a session cache: all but the first connection of each
+    slot resumed), so a server that issues tickets would be measured on cheap
+    handshakes. And it stops wrk spinning while a handshake waits for the server, which
+    took up to a core from the server measured beside it.
     """
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
-    shim = directory / "no_resume.so"
+    shim = directory / "wrk_shim.so"
     done = subprocess.run(  # noqa: S603 - the system compiler on our own source
         [compiler, "-shared", "-fPIC", "-O2", "-o", str(shim), str(SHIM_SOURCE), "-ldl"],
         capture_output=True,

@@ -98,7 +98,7 @@ def assert_wrk_measured(run: dict[str, Any]) -> None:
     # At the headline's 16 clients any error is a bug; at 256 errors are a figure (a target).
     if run["clients"] <= 16:
         assert run["errors"] == 0, (run["error_kinds"], run["non_200"], run.get("nginx_error_log_tail"))
-    assert run["full_handshakes_forced"], "the no-resume shim was not built"
+    assert run["full_handshakes_forced"], "wrk's shim was not built"
 
 
 def serving_runs(results: dict[str, Any], path: str) -> list[dict[str, Any]]:
