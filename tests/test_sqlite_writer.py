@@ -1,7 +1,11 @@
-"""SQLite write transactions queue on an in-process lock, and never leak it."""
+"""SQLite write transactions queue on an in-process lock and a lock file, and never leak them."""
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -75,3 +79,41 @@ def test_a_failed_write_releases_the_lock():
     in_thread(lambda: create_identity(name="after", identity_type="device"))
 
     assert Identity.objects.count() == 2
+
+
+HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_waits_for_another_process_holding_the_lock_file():
+    """Server processes queue on the lock file beside the database, not in SQLite's sleeps."""
+    lock_path = f"{connection.settings_dict['NAME']}-writer.lock"
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, lock_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        done = threading.Event()
+
+        def write() -> None:
+            try:
+                create_identity(name="queued", identity_type="device")
+                done.set()
+            finally:
+                connections.close_all()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not done.wait(timeout=0.5), "the write went ahead while another process held the lock"
+        assert not Identity.objects.filter(name="queued").exists()
+        holder.communicate("go\n", timeout=10)  # the other process ends, and its lock with it
+        writer.join(timeout=30)
+        assert done.is_set()
+    assert Identity.objects.filter(name="queued").exists()
+    assert stat.S_IMODE(os.stat(lock_path).st_mode) == 0o600
