@@ -47,6 +47,7 @@ from kernel.certificates import (
     verify_client_certificate,
 )
 from kernel.ids import new_id
+from kernel.queries import unique_or_none
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _pending_enrollment(token: str | None, method: EnrollmentMethod) -> Enrollme
     """Look the token up and say precisely why it cannot be used, if it cannot."""
     if not token:
         raise errors.InvalidEnrollmentToken("the request has no enrollment token")
-    enrollment = Enrollment.objects.select_related("identity").filter(token=token).first()
+    enrollment = unique_or_none(Enrollment.objects.select_related("identity").filter(token=token))
     if enrollment is None or enrollment.consumed_at is not None:
         raise errors.InvalidEnrollmentToken()
     if enrollment.method != method:

@@ -52,6 +52,7 @@ from identities.models import (
 )
 from kernel.certificates import certificate_from_pem, public_key_sha256, sha1_fingerprint, to_pem
 from kernel.names import clean_name, clean_role_attributes
+from kernel.queries import unique_or_none
 
 
 def _audit(action: Action, identity: Identity, **detail: object) -> None:
@@ -749,7 +750,9 @@ def _record_authenticator(
 ) -> Authenticator:
     try:
         # The unique index on the fingerprint decides, even between concurrent requests.
-        with transaction.atomic():
+        # No savepoint: every caller fails its whole transaction on CertificateTaken,
+        # and on the enrollment path a savepoint pair is two more round trips.
+        with transaction.atomic(savepoint=False):
             return Authenticator.objects.create(
                 identity=identity,
                 fingerprint=sha1_fingerprint(certificate),
@@ -781,11 +784,10 @@ def redeem_enrollment(
         # row is locked (as reissue and reset lock it) and read first. Not as a join in
         # the UPDATE below: PostgreSQL would re-check such a subquery against its old
         # snapshot, and two concurrent redemptions could both win.
-        disabled = (
+        disabled = unique_or_none(
             Identity.objects.select_for_update()
             .filter(pk=enrollment.identity_id)
             .values_list("is_disabled", flat=True)
-            .first()
         )
         if disabled:
             raise IdentityDisabled()
