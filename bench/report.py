@@ -219,7 +219,8 @@ def render(results: dict[str, Any]) -> str:
         + ("" if results.get("full_handshakes_forced") else ", NOT forced: no C compiler for the shim")
         + ").",
         "A unit is the C SDK's two connections: GET /.well-known/est/cacerts, then the second request",
-        "(static: nginx's static 200; floor: GET /version; ott: POST /enroll?method=ott with a CSR).",
+        "(static: nginx's static 200; floor: GET /version; app floor: GET /version?unit=N, which no",
+        "cache answers, so Django does, with a view that does no work; ott: POST /enroll?method=ott).",
         "The server replays the CA bundle and /version from its event loop (a shared cache, Age set).",
         "units/s: 200 answers to the second request per second of wrk's run. p50/p99: per request",
         "(one connection: handshake and exchange), both kinds mixed; a unit takes two in a row.",

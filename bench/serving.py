@@ -6,8 +6,10 @@
 - nginx: nginx terminating TLS in front of the app's plain-HTTP Unix socket
   (ZITI_PROXY_SOCKET).
 
-For each path: the floor (CA bundle + /version) and ott enrollments at the headline's
-client count, then a short ott run at many clients that must see zero errors.
+For each path: the floor (CA bundle + /version, both replayed without Django), the app
+floor (the same with a /version no cache answers: Django dispatches it and the view does
+no work, the least any enrollment can cost) and ott enrollments at the headline's client
+count, then a short ott run at many clients that must see zero errors.
 """
 
 from __future__ import annotations
@@ -106,13 +108,14 @@ class ServingBench:
     ) -> list[dict[str, Any]]:
         plan = self.plan
         resumes = wrk.server_resumes_sessions(port)
-        self.say(f"{path}: floor and ott at c={plan.clients}, ott at c={plan.many_clients}")
+        self.say(f"{path}: floor, app floor and ott at c={plan.clients}, ott at c={plan.many_clients}")
         runs = [
             {
                 "path": path,
-                "kind": "floor",
-                **measured(lambda: self._wrk(port, "floor", plan.clients, plan.duration_s), server_cpu),
+                "kind": kind,
+                **measured(lambda: self._wrk(port, mode, plan.clients, plan.duration_s), server_cpu),  # noqa: B023
             }
+            for kind, mode in (("floor", "floor"), ("app floor", "app"))
         ]
         for clients, seconds in plan.ott_runs():
             work = [

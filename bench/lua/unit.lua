@@ -1,8 +1,12 @@
 -- One "unit" is the C SDK's pattern of two new TLS connections: GET the CA bundle, then
--- the second request (a static 200, GET /version, or POST /enroll?method=ott).
+-- the second request (a static 200, GET /version, GET /version?unit=N, or POST
+-- /enroll?method=ott).
 --
 -- wrk -s unit.lua URL -- MODE MAX_UNITS [WORK_PREFIX]
---   MODE       static | floor | ott
+--   MODE       static | floor | app | ott
+--              app: /version with a query string of its own each time, so that no
+--              cache (the server's shared answers, nginx's proxy_cache) answers it and
+--              Django does: what a request costs the app before the view does any work
 --   MAX_UNITS  second requests per thread at the most (the count bound of the run)
 --   WORK       ott only: thread k reads WORK.k, lines "token<TAB>CSR" with the CSR's
 --              newlines written as "|"; each token is sent once, then the thread stops.
@@ -28,6 +32,7 @@ stats = { cacerts_ok = 0, second_ok = 0, bad_body = 0, ran_out = 0, statuses = "
 local statuses = {}
 
 local first, second_static, second_list
+local uncached = false
 local max_units, issued, turn = 0, 0, 0
 local expect_cert = false
 
@@ -57,6 +62,8 @@ function init(args)
       if #second_list < max_units then max_units = #second_list end
    elseif mode == "floor" then
       second_static = wrk.format("GET", "/version", close_headers())
+   elseif mode == "app" then
+      uncached = true
    elseif mode == "static" then
       second_static = wrk.format("GET", "/", close_headers())
    else
@@ -76,6 +83,9 @@ function request()
    end
    issued = issued + 1
    if second_list then return second_list[issued] end
+   if uncached then
+      return wrk.format("GET", "/version?unit=" .. slice .. "-" .. issued, close_headers())
+   end
    return second_static
 end
 

@@ -101,6 +101,10 @@ def assert_wrk_measured(run: dict[str, Any]) -> None:
     assert run["full_handshakes_forced"], "wrk's shim was not built"
 
 
+# Each serving path's wrk runs, (second request, clients), in order.
+PATH_RUNS = [("floor", 16), ("app floor", 16), ("ott", 16), ("ott", 256)]
+
+
 def serving_runs(results: dict[str, Any], path: str) -> list[dict[str, Any]]:
     serving = results["databases"]["sqlite"]["serving"]
     assert serving["status"] == "ok", serving.get("reason")
@@ -114,10 +118,15 @@ def test_the_tls_limit_and_the_embedded_server_are_measured_with_wrk(results):
     assert tls["server_resumes_sessions"] is False  # nginx with cache and tickets off
 
     embedded = serving_runs(results, "embedded")
-    assert [(r["kind"], r["clients"]) for r in embedded] == [("floor", 16), ("ott", 16), ("ott", 256)]
+    assert [(r["kind"], r["clients"]) for r in embedded] == [
+        ("floor", 16),
+        ("app floor", 16),
+        ("ott", 16),
+        ("ott", 256),
+    ]
     for run in embedded:
         assert_wrk_measured(run)
-    for ott in embedded[1:]:
+    for ott in embedded[2:]:
         # Every token redeemed at most once: never more enrollments than tokens handed out.
         assert ott["units"] <= ott["tokens"]
     targets = results["databases"]["sqlite"]["serving"]["targets"]
@@ -129,7 +138,12 @@ def test_the_nginx_path_is_measured_with_wrk(results):
     if "nginx" in serving["skipped"]:
         pytest.skip(f"nginx path: {serving['skipped']['nginx']}")
     runs = serving_runs(results, "nginx")
-    assert [(r["kind"], r["clients"]) for r in runs] == [("floor", 16), ("ott", 16), ("ott", 256)]
+    assert [(r["kind"], r["clients"]) for r in runs] == [
+        ("floor", 16),
+        ("app floor", 16),
+        ("ott", 16),
+        ("ott", 256),
+    ]
     for run in runs:
         assert_wrk_measured(run)
         assert set(run["server_cpu_ms_per_unit_by_process"]) == {"app", "nginx"}
