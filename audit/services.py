@@ -21,6 +21,7 @@ from django.db.models import Max
 from audit.errors import AuditError
 from audit.models import Action, AuditRecord, ObjectType, Outcome
 from kernel.actors import current_actor
+from kernel.queries import insert_row
 
 # A detail key with one of these words in it (`token`, `private_key`) is refused: the
 # trail never holds a secret, and a key named for one is how one would slip in.
@@ -57,18 +58,20 @@ def record(
     # No savepoint: inside the change's transaction a failed insert must fail the change
     # anyway, and on the enrollment path a savepoint pair is two more round trips.
     with transaction.atomic(savepoint=False):
-        return AuditRecord.objects.create(
-            actor_kind=actor.kind if actor else "system",
-            actor_name=_fits(actor.name if actor else "", "actor_name"),
-            actor_ref=_fits(actor.ref if actor else "", "actor_ref"),
-            actor_address=_fits(actor.address if actor else "", "actor_address"),
-            channel=_fits(actor.channel if actor else "", "channel"),
-            action=action,
-            outcome=outcome,
-            object_type=object_type,
-            object_id=_fits(object_id, "object_id"),
-            object_name=_fits(object_name, "object_name"),
-            detail=detail,
+        return insert_row(
+            AuditRecord(
+                actor_kind=actor.kind if actor else "system",
+                actor_name=_fits(actor.name if actor else "", "actor_name"),
+                actor_ref=_fits(actor.ref if actor else "", "actor_ref"),
+                actor_address=_fits(actor.address if actor else "", "actor_address"),
+                channel=_fits(actor.channel if actor else "", "channel"),
+                action=action,
+                outcome=outcome,
+                object_type=object_type,
+                object_id=_fits(object_id, "object_id"),
+                object_name=_fits(object_name, "object_name"),
+                detail=detail,
+            )
         )
 
 

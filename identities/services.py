@@ -52,7 +52,7 @@ from identities.models import (
 )
 from kernel.certificates import certificate_from_pem, public_key_sha256, sha1_fingerprint, to_pem
 from kernel.names import clean_name, clean_role_attributes
-from kernel.queries import unique_or_none
+from kernel.queries import insert_row, quoted_names
 
 
 def _audit(action: Action, identity: Identity, **detail: object) -> None:
@@ -753,17 +753,49 @@ def _record_authenticator(
         # No savepoint: every caller fails its whole transaction on CertificateTaken,
         # and on the enrollment path a savepoint pair is two more round trips.
         with transaction.atomic(savepoint=False):
-            return Authenticator.objects.create(
-                identity=identity,
-                fingerprint=sha1_fingerprint(certificate),
-                serial=format(certificate.serial_number, "x"),
-                not_after=certificate.not_valid_after_utc,
-                certificate_pem=to_pem(certificate),
-                public_key_sha256=public_key_sha256(certificate.public_key()),
-                ca=ca,
+            return insert_row(
+                Authenticator(
+                    identity=identity,
+                    fingerprint=sha1_fingerprint(certificate),
+                    serial=format(certificate.serial_number, "x"),
+                    not_after=certificate.not_valid_after_utc,
+                    certificate_pem=to_pem(certificate),
+                    public_key_sha256=public_key_sha256(certificate.public_key()),
+                    ca=ca,
+                )
             )
     except IntegrityError as exc:
         raise CertificateTaken() from exc
+
+
+# The two statements of every redemption, written out: the query compiler cost more
+# than running them. Names come from the models; every value is a parameter.
+def _lock_identity_disabled(identity_id: str) -> bool:
+    """Whether the identity is disabled (or gone), its row locked until the transaction
+    ends where the database locks rows (SQLite's writer holds the whole database)."""
+    table, pk, is_disabled = quoted_names(Identity, "pk", "is_disabled")
+    sql = f"SELECT {is_disabled} FROM {table} WHERE {pk} = %s"  # noqa: S608
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [identity_id])
+        row = cursor.fetchone()
+    return row is None or bool(row[0])
+
+
+def _consume_token(enrollment: Enrollment, now: dt.datetime) -> bool:
+    """Mark the token used if it still is this enrollment's, unused and unexpired."""
+    table, pk, consumed_at, token, expires_at = quoted_names(
+        Enrollment, "pk", "consumed_at", "token", "expires_at"
+    )
+    sql = (
+        f"UPDATE {table} SET {consumed_at} = %s "  # noqa: S608
+        f"WHERE {pk} = %s AND {token} = %s AND {consumed_at} IS NULL AND {expires_at} > %s"
+    )
+    when = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [when, enrollment.pk, enrollment.token, when])
+        return cursor.rowcount == 1
 
 
 def redeem_enrollment(
@@ -784,18 +816,10 @@ def redeem_enrollment(
         # row is locked (as reissue and reset lock it) and read first. Not as a join in
         # the UPDATE below: PostgreSQL would re-check such a subquery against its old
         # snapshot, and two concurrent redemptions could both win.
-        disabled = unique_or_none(
-            Identity.objects.select_for_update()
-            .filter(pk=enrollment.identity_id)
-            .values_list("is_disabled", flat=True)
-        )
-        if disabled:
+        if _lock_identity_disabled(enrollment.identity_id):
             raise IdentityDisabled()
         # The token too: one reissued meanwhile is no longer this one.
-        won = Enrollment.objects.filter(
-            pk=enrollment.pk, token=enrollment.token, consumed_at__isnull=True, expires_at__gt=now
-        ).update(consumed_at=now)
-        if not won:
+        if not _consume_token(enrollment, now):
             raise EnrollmentUsed()
         authenticator = _record_authenticator(enrollment.identity, certificate, ca)
         _audit(
