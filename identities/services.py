@@ -745,25 +745,28 @@ def complete_extension(authenticator: Authenticator, presented: x509.Certificate
     return current
 
 
-def _record_authenticator(
+def _new_authenticator(
     identity: Identity, certificate: x509.Certificate, ca: CertificateAuthority | None
 ) -> Authenticator:
+    """The row that makes `certificate` the identity's, not yet written."""
+    return Authenticator(
+        identity=identity,
+        fingerprint=sha1_fingerprint(certificate),
+        serial=format(certificate.serial_number, "x"),
+        not_after=certificate.not_valid_after_utc,
+        certificate_pem=to_pem(certificate),
+        public_key_sha256=public_key_sha256(certificate.public_key()),
+        ca=ca,
+    )
+
+
+def _record_authenticator(authenticator: Authenticator) -> Authenticator:
     try:
         # The unique index on the fingerprint decides, even between concurrent requests.
         # No savepoint: every caller fails its whole transaction on CertificateTaken,
         # and on the enrollment path a savepoint pair is two more round trips.
         with transaction.atomic(savepoint=False):
-            return insert_row(
-                Authenticator(
-                    identity=identity,
-                    fingerprint=sha1_fingerprint(certificate),
-                    serial=format(certificate.serial_number, "x"),
-                    not_after=certificate.not_valid_after_utc,
-                    certificate_pem=to_pem(certificate),
-                    public_key_sha256=public_key_sha256(certificate.public_key()),
-                    ca=ca,
-                )
-            )
+            return insert_row(authenticator)
     except IntegrityError as exc:
         raise CertificateTaken() from exc
 
@@ -810,6 +813,8 @@ def redeem_enrollment(
     disabled, CertificateTaken when another identity holds the
     certificate.
     """
+    # Made before the transaction: SQLite's one writer holds the database until it ends.
+    authenticator = _new_authenticator(enrollment.identity, certificate, ca)
     with transaction.atomic():
         now = timezone.now()
         # A disabled identity cannot enroll, even if it was disabled a moment ago: its
@@ -821,7 +826,7 @@ def redeem_enrollment(
         # The token too: one reissued meanwhile is no longer this one.
         if not _consume_token(enrollment, now):
             raise EnrollmentUsed()
-        authenticator = _record_authenticator(enrollment.identity, certificate, ca)
+        _record_authenticator(authenticator)
         _audit(
             Action.ENROLLMENT_SUCCEEDED,
             enrollment.identity,
@@ -879,7 +884,7 @@ def create_enrolled_device(
                 # The counter may push a name over the limit: the rule holds for it too.
                 identity.name = _validated_name(_unique_identity_name(base))
                 identity.save(force_insert=True)
-                authenticator = _record_authenticator(identity, certificate, ca)
+                authenticator = _record_authenticator(_new_authenticator(identity, certificate, ca))
                 _audit(
                     Action.ENROLLMENT_SUCCEEDED,
                     identity,

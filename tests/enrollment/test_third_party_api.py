@@ -556,11 +556,13 @@ def test_auto_enrollment_refuses_a_ca_certificate(controller, fleet, ca_true_dev
 
 
 def test_authentication_refuses_a_ca_certificate_even_one_recorded_before(controller, fleet, ca_true_device):
-    from identities.services import _record_authenticator
+    from identities.services import _new_authenticator, _record_authenticator
 
     ca = register(fleet)
     identity, _enrollment = create_identity(name="legacy", identity_type="device")
-    _record_authenticator(identity, ca_true_device[0], ca)  # as an older controller accepted it
+    _record_authenticator(
+        _new_authenticator(identity, ca_true_device[0], ca)
+    )  # as an older controller accepted it
 
     assert_refused_as_a_ca_certificate(authenticate(controller, ca_true_device[1]))
     assert not ApiSession.objects.exists()
