@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -21,6 +20,7 @@ from django.db.models import Max
 from audit.errors import AuditError
 from audit.models import Action, AuditRecord, ObjectType, Outcome
 from kernel.actors import current_actor
+from kernel.allowance import WindowedAllowance
 from kernel.queries import insert_row
 
 # A detail key with one of these words in it (`token`, `private_key`) is refused: the
@@ -85,36 +85,8 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[
 # flood cannot grow the trail without bound, and the trail still says it happened.
 REFUSALS_PER_WINDOW = 20
 REFUSAL_WINDOW_S = 60.0
-_MAX_ADDRESSES = 10_000
-
-
-class _RefusalBudget:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # address -> (window start, recorded in it, left out since the last recorded)
-        self._windows: dict[str, tuple[float, int, int]] = {}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._windows.clear()
-
-    def take(self, address: str) -> int | None:
-        """None when `address` is over its budget (counted); else how many were left out."""
-        now = time.time()
-        with self._lock:
-            if len(self._windows) >= _MAX_ADDRESSES and address not in self._windows:
-                self._windows.clear()  # a sweep of addresses must not grow this either
-            start, used, left_out = self._windows.get(address, (now, 0, 0))
-            if now - start >= REFUSAL_WINDOW_S:
-                start, used = now, 0
-            if used >= REFUSALS_PER_WINDOW:
-                self._windows[address] = (start, used, left_out + 1)
-                return None
-            self._windows[address] = (start, used + 1, 0)
-            return left_out
-
-
-_refusals = _RefusalBudget()
+# Wall-clock time, as the records' own timestamps.
+_refusals = WindowedAllowance(REFUSALS_PER_WINDOW, REFUSAL_WINDOW_S, clock=time.time)
 
 
 def record_refusal(

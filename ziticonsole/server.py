@@ -38,6 +38,7 @@ from twisted.web import http, resource, server
 from zope.interface import implementer
 
 from enrollment.errors import error_envelope
+from kernel.allowance import WindowedAllowance
 from ziticonsole.middleware import is_api_path
 
 log = logging.getLogger(__name__)
@@ -83,21 +84,14 @@ class PeerLog:
     """
 
     WINDOW_S = 10.0
-    MAX_PEERS = 10_000  # bounded memory however many addresses misbehave
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._last: dict[str, tuple[float, int]] = {}  # peer -> (last written, suppressed since)
+        self._allowance = WindowedAllowance(1, self.WINDOW_S, clock=clock)
 
     def refused(self, peer: str, what: str) -> None:
-        now = self._clock()
-        written, suppressed = self._last.get(peer, (float("-inf"), 0))
-        if now - written < self.WINDOW_S:
-            self._last[peer] = (written, suppressed + 1)
+        suppressed = self._allowance.take(peer)
+        if suppressed is None:
             return
-        if len(self._last) >= self.MAX_PEERS:
-            self._last.clear()
-        self._last[peer] = (now, 0)
         more = f" ({suppressed} more from this address not logged)" if suppressed else ""
         log.info("refused %s: %s%s", peer, what, more)
 
