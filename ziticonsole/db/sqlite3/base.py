@@ -41,7 +41,10 @@ def _lock_file(database: str) -> int | None:
 
 
 def forget_lock_files() -> None:
-    """In a forked child: the parent's descriptors share the parent's locks, so open anew."""
+    """In a forked child: the parent's descriptors share the parent's locks, so close
+    them (the parent's locks stay the parent's) and open anew when needed."""
+    for fd in _lock_files.values():
+        os.close(fd)
     _lock_files.clear()
 
 
